@@ -1,3 +1,5 @@
+using Xunit;
+
 namespace Rollout.TestSupport;
 
 /// <summary>A fact that needs node and the npm reference data; skipped with the reason printed otherwise.</summary>
