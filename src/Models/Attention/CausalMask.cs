@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Models.Attention;
+
+/// <summary>Causal (and sliding-window) masks and the attention product every context shares.</summary>
+internal static class CausalMask
+{
+    /// <summary>
+    /// Boolean mask [queries, keys] where query i sits at absolute position <paramref name="firstQueryPosition"/> + i
+    /// and key j at <paramref name="firstKeyPosition"/> + j: true where the query may attend the key.
+    /// Null when every query sees every key (a single query over its whole causal prefix).
+    /// </summary>
+    public static Tensor? Build(long queries, long firstQueryPosition, long keys, long firstKeyPosition, int? window, Device device)
+    {
+        long lastKey = firstKeyPosition + keys - 1;
+        bool allVisible = queries == 1 && firstQueryPosition >= lastKey
+            && (window is null || firstQueryPosition - firstKeyPosition < window);
+        if (allVisible) return null;
+        var q = arange(firstQueryPosition, firstQueryPosition + queries, ScalarType.Int64, device).unsqueeze(1);
+        var k = arange(firstKeyPosition, firstKeyPosition + keys, ScalarType.Int64, device).unsqueeze(0);
+        var mask = k <= q;
+        if (window is int w) mask = mask & (q - k < w);
+        return mask;
+    }
+
+    /// <summary>
+    /// Softmax attention of queries [heads, Q, D] over keys/values [kv_heads, K, D] with HF's GQA layout
+    /// (each KV head serves a run of consecutive query heads). Returns [Q, heads, D].
+    /// </summary>
+    public static Tensor Attend(Tensor query, Tensor key, Tensor value, Tensor? mask)
+    {
+        long groups = query.shape[0] / key.shape[0];
+        if (groups > 1)
+        {
+            key = key.repeat_interleave(groups, dim: 0);
+            value = value.repeat_interleave(groups, dim: 0);
+        }
+        var output = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask: mask);
+        return output.transpose(0, 1);
+    }
+}

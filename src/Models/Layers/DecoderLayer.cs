@@ -1,0 +1,32 @@
+using Rollout.Models.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Models.Layers;
+
+/// <summary>Pre-norm decoder block: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
+internal sealed class DecoderLayer : nn.Module<Tensor, Tensor, ForwardBatch, Tensor>
+{
+#pragma warning disable IDE1006 // HF parameter names
+    readonly SelfAttention self_attn;
+    readonly SwiGluMlp mlp;
+    readonly RmsNorm input_layernorm;
+    readonly RmsNorm post_attention_layernorm;
+#pragma warning restore IDE1006
+
+    public DecoderLayer(ModelConfig config, int layer, RotaryEmbedding rope, ScalarType dtype, Device device) : base(nameof(DecoderLayer))
+    {
+        self_attn = new SelfAttention(config, layer, rope, dtype, device);
+        mlp = new SwiGluMlp(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype, device);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, Tensor positions, ForwardBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(input_layernorm.forward(x), positions, batch);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,83 @@
+using Rollout.Models.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Models.Layers;
+
+/// <summary>
+/// Rotary position embedding in HF's rotate-half layout. The cos/sin tables are computed once (in
+/// fp32, as HF does, then cast) and indexed by position; they grow if a position runs past them.
+/// Not a module: the tables are derived state, never part of the checkpoint.
+/// </summary>
+internal sealed class RotaryEmbedding : IDisposable
+{
+    readonly Tensor _inverseFrequencies;
+    readonly ScalarType _dtype;
+    readonly Device _device;
+    Tensor _cos;
+    Tensor _sin;
+
+    public RotaryEmbedding(ModelConfig config, ScalarType dtype, Device device)
+    {
+        _dtype = dtype;
+        _device = device;
+        _inverseFrequencies = InverseFrequencies(config).to(device);
+        (_cos, _sin) = Tables(Math.Max(config.MaxPositionEmbeddings, 1));
+    }
+
+    /// <summary>HF's inverse frequencies for the config's rope type (default, linear or llama3).</summary>
+    internal static Tensor InverseFrequencies(ModelConfig config)
+    {
+        int dim = config.HeadDim;
+        var exponents = arange(0, dim, 2, ScalarType.Int64).to(ScalarType.Float32) / dim;
+        var inv = 1.0 / full_like(exponents, config.RopeTheta).pow(exponents);
+        if (config.RopeScaling is not { } s) return inv;
+        if (s.Type == "linear") return inv / s.Factor;
+        double lowFreqWavelen = s.OriginalMaxPositionEmbeddings / s.LowFreqFactor;
+        double highFreqWavelen = s.OriginalMaxPositionEmbeddings / s.HighFreqFactor;
+        var wavelen = 2 * Math.PI / inv;
+        var scaled = where(wavelen > lowFreqWavelen, inv / s.Factor, inv);
+        var smooth = (s.OriginalMaxPositionEmbeddings / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+        var smoothed = (1 - smooth) * scaled / s.Factor + smooth * scaled;
+        var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        return where(medium, smoothed, scaled);
+    }
+
+    (Tensor Cos, Tensor Sin) Tables(long length)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(length, ScalarType.Float32, _device);
+        var freqs = outer(positions, _inverseFrequencies);
+        var emb = cat([freqs, freqs], -1);
+        return (emb.cos().to(_dtype).MoveToOuterDisposeScope(), emb.sin().to(_dtype).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Rotates <paramref name="x"/> [T, heads, head_dim] by the angles of <paramref name="positions"/> [T].</summary>
+    public Tensor Apply(Tensor x, Tensor positions)
+    {
+        EnsureCovers(positions);
+        using var scope = NewDisposeScope();
+        var cos = _cos.index_select(0, positions).unsqueeze(1);
+        var sin = _sin.index_select(0, positions).unsqueeze(1);
+        long half = x.shape[^1] / 2;
+        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+    }
+
+    void EnsureCovers(Tensor positions)
+    {
+        long current = _cos.shape[0];
+        long needed = positions.max().item<long>() + 1;
+        if (needed <= current) return;
+        _cos.Dispose();
+        _sin.Dispose();
+        (_cos, _sin) = Tables(Math.Max(needed, 2 * current));
+    }
+
+    public void Dispose()
+    {
+        _inverseFrequencies.Dispose();
+        _cos.Dispose();
+        _sin.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+using Rollout.Models.Attention;
+using Rollout.Models.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Models.Layers;
+
+/// <summary>
+/// Grouped-query self-attention of the Llama family: q/k/v projections (optional bias), optional
+/// per-head q/k RMSNorm (Qwen3), RoPE, attention through the batch's <see cref="IAttentionContext"/>,
+/// output projection.
+/// </summary>
+internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Tensor>
+{
+#pragma warning disable IDE1006 // HF parameter names
+    readonly Linear q_proj;
+    readonly Linear k_proj;
+    readonly Linear v_proj;
+    readonly Linear o_proj;
+    readonly RmsNorm? q_norm;
+    readonly RmsNorm? k_norm;
+#pragma warning restore IDE1006
+    readonly int _layer;
+    readonly int _heads;
+    readonly int _kvHeads;
+    readonly int _headDim;
+    readonly AttentionLayerOptions _options;
+    readonly RotaryEmbedding _rope;
+
+    public SelfAttention(ModelConfig config, int layer, RotaryEmbedding rope, ScalarType dtype, Device device) : base(nameof(SelfAttention))
+    {
+        _layer = layer;
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.NumKeyValueHeads;
+        _headDim = config.HeadDim;
+        _options = new AttentionLayerOptions(config.WindowOfLayer(layer));
+        _rope = rope;
+        q_proj = new Linear(config.HiddenSize, _heads * _headDim, config.QkvBias, dtype, device);
+        k_proj = new Linear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias, dtype, device);
+        v_proj = new Linear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias, dtype, device);
+        o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, dtype, device);
+        if (config.QkNorm)
+        {
+            q_norm = new RmsNorm(_headDim, config.RmsNormEps, dtype, device);
+            k_norm = new RmsNorm(_headDim, config.RmsNormEps, dtype, device);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary><paramref name="x"/> is [T, hidden]; <paramref name="positions"/> [T].</summary>
+    public override Tensor forward(Tensor x, Tensor positions, ForwardBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        long tokens = x.shape[0];
+        var q = q_proj.forward(x).view(tokens, _heads, _headDim);
+        var k = k_proj.forward(x).view(tokens, _kvHeads, _headDim);
+        var v = v_proj.forward(x).view(tokens, _kvHeads, _headDim);
+        if (q_norm is not null) q = q_norm.forward(q);
+        if (k_norm is not null) k = k_norm!.forward(k);
+        q = _rope.Apply(q, positions);
+        k = _rope.Apply(k, positions);
+        var attended = batch.Attention.Attend(_layer, q, k, v, _options);
+        return o_proj.forward(attended.reshape(tokens, _heads * _headDim)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,70 @@
+using Rollout.Models.Architectures;
+using Rollout.Models.Checkpoints;
+using Rollout.Models.Configuration;
+using Rollout.Models.Layers;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Rollout.Models;
+
+/// <summary>
+/// A Llama-family decoder with a head. <see cref="Forward"/> turns a packed batch into hidden states
+/// [T, hidden]; the head turns the rows asked for into logits or scores. Parameters carry the HF
+/// checkpoint's names, so loading and weight updates are lookups by name. The same module serves
+/// training (autograd on) and inference (under <c>torch.no_grad()</c>).
+/// </summary>
+public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
+{
+#pragma warning disable IDE1006 // HF parameter names
+    private protected readonly DecoderStack model;
+#pragma warning restore IDE1006
+
+    private protected TransformerModel(ModelConfig config, ModelOptions options) : base(config.Architecture)
+    {
+        config.Validate();
+        Config = config;
+        Options = options;
+        model = new DecoderStack(config, options.DType, options.Device);
+    }
+
+    /// <summary>The model's configuration.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>Device and dtype of the parameters.</summary>
+    public ModelOptions Options { get; }
+
+    /// <summary>Creates the model an architecture names, with uninitialised parameters.</summary>
+    /// <exception cref="UnsupportedArchitectureException">The architecture is not implemented.</exception>
+    public static TransformerModel Create(ModelConfig config, ModelOptions? options = null)
+    {
+        options ??= new ModelOptions();
+        return ArchitectureRegistry.HeadOf(config.Architecture) switch
+        {
+            ModelHead.CausalLM => new CausalLanguageModel(config, options),
+            ModelHead.SequenceClassification => new SequenceClassificationModel(config, options),
+            var head => throw new UnsupportedArchitectureException(config.Architecture + $" ({head})", ArchitectureRegistry.Supported),
+        };
+    }
+
+    /// <summary>Hidden states [T, hidden] after the final norm.</summary>
+    public override Tensor forward(ForwardBatch batch) => model.forward(batch);
+
+    /// <summary>The same as <see cref="forward"/>.</summary>
+    public Tensor Forward(ForwardBatch batch) => model.forward(batch);
+
+    /// <summary>Every parameter by its HF checkpoint name.</summary>
+    public IReadOnlyDictionary<string, Parameter> Parameters() =>
+        named_parameters().ToDictionary(p => p.name, p => p.parameter);
+
+    /// <summary>
+    /// Copies every parameter from <paramref name="checkpoint"/>, converting dtype and moving to the
+    /// model's device. Checks everything before copying anything, so a bad checkpoint leaves the model
+    /// as it was.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">A tensor is missing, unexpected or of the wrong shape.</exception>
+    public void LoadWeights(ICheckpointReader checkpoint) => WeightLoader.Load(this, checkpoint);
+
+    /// <summary>Checkpoint tensor names this model reads nothing from and that are safe to ignore.</summary>
+    internal virtual bool IgnoresCheckpointTensor(string name) => name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal);
+}
