@@ -199,6 +199,11 @@ public class SafetensorsFileTests
             Refused("""{"w": {"dtype": "F32", "shape": [4294967296, 4294967296, 0], "data_offsets": [0, 0]}}""", 0).Message);
 
     [Fact]
+    public void EmptyShapeWhoseExtentOverflowsIsRefused() =>
+        Assert.Contains("tensor 'w': shape [0, 4294967296, 4294967296] overflows",
+            Refused("""{"w": {"dtype": "F32", "shape": [0, 4294967296, 4294967296], "data_offsets": [0, 0]}}""", 0).Message);
+
+    [Fact]
     public void TooManyDimensionsAreRefused() =>
         Assert.Contains("tensor 'w': shape has 65 dimensions",
             Refused($$$"""{"w": {"dtype": "F32", "shape": [{{{string.Join(",", Enumerable.Repeat(1, 65))}}}], "data_offsets": [0, 4]}}""", 4).Message);

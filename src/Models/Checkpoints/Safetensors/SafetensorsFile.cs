@@ -7,7 +7,8 @@ namespace Rollout.Models.Checkpoints.Safetensors;
 /// <summary>
 /// One <c>.safetensors</c> file, memory-mapped. The header is validated completely at
 /// <see cref="Open"/>, so <see cref="Read"/> only copies bytes from the mapping into a new tensor.
-/// Reads may run concurrently; disposing while reading is not supported.
+/// Reads may run concurrently; disposing while reading is not supported. The file must not be
+/// truncated in place while open (replacing it by rename, as <see cref="SafetensorsWriter"/> does, is safe).
 /// </summary>
 public sealed unsafe class SafetensorsFile : ICheckpointReader
 {
@@ -66,7 +67,8 @@ public sealed unsafe class SafetensorsFile : ICheckpointReader
             long dataStart = sizeof(ulong) + (long)headerLength;
             var header = SafetensorsHeader.Parse(json, fileLength - dataStart, path);
 
-            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
+            // An explicit capacity makes mapping fail if the file shrank since we measured it.
+            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: fileLength, MemoryMappedFileAccess.Read,
                 HandleInheritability.None, leaveOpen: false);
             view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
             byte* pointer = null;

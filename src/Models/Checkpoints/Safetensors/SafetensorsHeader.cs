@@ -88,7 +88,7 @@ internal sealed class SafetensorsHeader
         }
 
         CheckLayout(entries, dataLength, file);
-        return new SafetensorsHeader { Metadata = metadata, Entries = entries };
+        return new SafetensorsHeader { Metadata = metadata.AsReadOnly(), Entries = entries };
     }
 
     static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string file)
@@ -147,13 +147,15 @@ internal sealed class SafetensorsHeader
         if (begin > end)
             throw Fail(file, $"tensor '{name}': data_offsets begin {begin} is after end {end}");
 
-        // Multiplying in dimension order, like the reference, so a shape that overflows before
-        // reaching a zero dimension is refused there too.
-        long bytes = elementSize;
+        // The extent (zero dimensions counted as one) must fit too: libtorch computes strides from it,
+        // so [0, 2^32, 2^32] holds no bytes yet would fail in torch.empty, after Open had accepted it.
+        long bytes = elementSize, extent = elementSize;
         foreach (long dim in dims)
         {
-            if (dim != 0 && bytes > long.MaxValue / dim)
+            long factor = Math.Max(dim, 1);
+            if (extent > long.MaxValue / factor)
                 throw Fail(file, $"tensor '{name}': shape [{string.Join(", ", dims)}] overflows 64 bits");
+            extent *= factor;
             bytes *= dim;
         }
         if (bytes != end - begin)
