@@ -41,7 +41,7 @@ internal static class Arithmetic
         "/" => b == 0 ? throw new TemplateRuntimeError("division by zero") : (double)a / b,
         "//" => b == 0 ? throw new TemplateRuntimeError("integer division by zero") : (long)Math.Floor((double)a / b),
         "%" => b == 0 ? throw new TemplateRuntimeError("integer modulo by zero") : ((a % b) + b) % b,
-        "**" => b < 0 ? Math.Pow(a, b) : (long)Math.Pow(a, b),
+        "**" => b < 0 ? (object)Math.Pow(a, b) : (long)Math.Pow(a, b),
         _ => throw new TemplateRuntimeError($"unknown operator {op}"),
     };
 

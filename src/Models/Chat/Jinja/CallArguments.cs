@@ -1,6 +1,9 @@
 namespace Rollout.Models.Chat.Jinja;
 
-/// <summary>Evaluated arguments of a call, filter or test, looked up Python-style by position or name.</summary>
+/// <summary>
+/// Evaluated arguments of a call, filter or test, looked up Python-style by position or name;
+/// index -1 marks a keyword-only parameter.
+/// </summary>
 internal sealed class CallArguments(List<object?> positional, Dictionary<string, object?> named)
 {
     public static readonly CallArguments Empty = new([], []);
@@ -12,12 +15,12 @@ internal sealed class CallArguments(List<object?> positional, Dictionary<string,
     public int Count => Positional.Count + Named.Count;
 
     public object? Get(int index, string name, object? fallback = null) =>
-        index < Positional.Count ? Positional[index]
+        index >= 0 && index < Positional.Count ? Positional[index]
         : Named.TryGetValue(name, out var value) ? value
         : fallback;
 
     public object? Required(int index, string name, string function) =>
-        index < Positional.Count || Named.ContainsKey(name)
+        (index >= 0 && index < Positional.Count) || Named.ContainsKey(name)
             ? Get(index, name)
             : throw new TemplateRuntimeError($"{function}() missing required argument '{name}'");
 

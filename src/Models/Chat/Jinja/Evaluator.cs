@@ -228,8 +228,7 @@ internal sealed class Evaluator
                 if (i < 0) i += list.Count;
                 return i >= 0 && i < list.Count ? list[(int)i] : Undefined.Instance;
             case (string s, long i):
-                if (i < 0) i += s.Length;
-                return i >= 0 && i < s.Length ? s[(int)i].ToString() : Undefined.Instance;
+                return GetItem(Text.CodePoints(s), i, targetExpr);
             case (string or OrderedDictionary<string, object?> or Namespace, string name):
                 return GetAttribute(target, name, targetExpr);
             default:
@@ -244,7 +243,7 @@ internal sealed class Evaluator
         List<object?> items = target switch
         {
             List<object?> list => list,
-            string s => s.Select(c => (object?)c.ToString()).ToList(),
+            string s => Text.CodePoints(s),
             _ => throw new TemplateRuntimeError($"'{Values.TypeName(target)}' object is not subscriptable"),
         };
         int n = items.Count;
@@ -264,7 +263,7 @@ internal sealed class Evaluator
     static object? Unary(string op, object? operand) => op switch
     {
         "not" => !Values.IsTruthy(operand),
-        "-" => operand is long l ? -l : -Values.ToDouble(operand),
+        "-" => operand is long l ? (object)(-l) : -Values.ToDouble(operand),
         _ => operand is long or double ? operand : Values.ToDouble(operand),
     };
 

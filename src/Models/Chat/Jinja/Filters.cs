@@ -26,7 +26,7 @@ internal static class Filters
         ["first"] = (v, _) => Values.Iterate(v) is { Count: > 0 } items ? items[0] : Undefined.Instance,
         ["last"] = (v, _) => Values.Iterate(v) is { Count: > 0 } items ? items[^1] : Undefined.Instance,
         ["list"] = (v, _) => Values.Iterate(v).ToList(),
-        ["reverse"] = (v, _) => v is string s ? new string(s.Reverse().ToArray()) : Enumerable.Reverse(Values.Iterate(v)).ToList(),
+        ["reverse"] = (v, _) => v is string s ? string.Concat(Enumerable.Reverse(Text.CodePoints(s))) : Enumerable.Reverse(Values.Iterate(v)).ToList(),
         ["items"] = (v, _) => v switch
         {
             OrderedDictionary<string, object?> d => Methods.Items(d),
@@ -43,7 +43,7 @@ internal static class Filters
         ["map"] = Map,
         ["int"] = ToInt,
         ["float"] = ToFloat,
-        ["abs"] = (v, _) => v is long l ? Math.Abs(l) : Math.Abs(Values.ToDouble(v)),
+        ["abs"] = (v, _) => v is long l ? (object)Math.Abs(l) : Math.Abs(Values.ToDouble(v)),
         ["round"] = Round,
         ["bool"] = (v, _) => Values.IsTruthy(v),
         ["sum"] = (v, a) => Values.Iterate(v).Select(x => a.GetString(-1, "attribute", "sum") is { } attr ? Attribute(x, attr) : x)
@@ -56,7 +56,7 @@ internal static class Filters
 
     static long Length(object? value) => value switch
     {
-        string s => s.Length,
+        string s => s.EnumerateRunes().Count(),
         List<object?> list => list.Count,
         OrderedDictionary<string, object?> d => d.Count,
         Undefined => 0,

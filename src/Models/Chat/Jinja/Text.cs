@@ -75,6 +75,12 @@ internal static class Text
         return count;
     }
 
+    /// <summary>
+    /// A string as Python sees it: one item per code point, so that indexing, slicing and
+    /// reversing never split a surrogate pair.
+    /// </summary>
+    public static List<object?> CodePoints(string s) => s.EnumerateRunes().Select(r => (object?)r.ToString()).ToList();
+
     public static string Capitalize(string s) =>
         s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
 

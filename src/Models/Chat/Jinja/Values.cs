@@ -143,7 +143,7 @@ internal static class Values
     public static object? FromJson(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.TryGetInt64(out long l) ? l : element.GetDouble(),
+        JsonValueKind.Number => element.TryGetInt64(out long l) ? (object)l : element.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Array => element.EnumerateArray().Select(FromJson).ToList(),
@@ -163,7 +163,7 @@ internal static class Values
     {
         List<object?> list => list,
         OrderedDictionary<string, object?> dict => dict.Keys.Cast<object?>().ToList(),
-        string s => s.Select(c => (object?)c.ToString()).ToList(),
+        string s => Text.CodePoints(s),
         Undefined => [],
         _ => throw new TemplateRuntimeError($"'{TypeName(value)}' object is not iterable"),
     };
