@@ -12,8 +12,6 @@ internal sealed class CallArguments(List<object?> positional, Dictionary<string,
 
     public Dictionary<string, object?> Named { get; } = named;
 
-    public int Count => Positional.Count + Named.Count;
-
     public object? Get(int index, string name, object? fallback = null) =>
         index >= 0 && index < Positional.Count ? Positional[index]
         : Named.TryGetValue(name, out var value) ? value
