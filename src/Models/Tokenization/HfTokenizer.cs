@@ -97,7 +97,20 @@ public sealed class HfTokenizer : ITextTokenizer
         // "normalized": false, which every byte-level tokenizer we load uses.
         string text = _normalization is { } form ? segment.Normalize(form) : segment;
         var pieces = new List<(int Start, int Length)>();
-        Split(text, 0, 0, pieces);
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        {
+            Split(text, 0, 0, pieces);
+        }
+        else
+        {
+            var (shadow, offsets) = CodePointShadow.Create(text);
+            Split(shadow, 0, 0, pieces);
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                var (start, length) = pieces[i];
+                pieces[i] = (offsets[start], offsets[start + length] - offsets[start]);
+            }
+        }
         foreach (var (start, length) in pieces)
         {
             var piece = text.AsSpan(start, length);
