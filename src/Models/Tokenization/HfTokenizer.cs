@@ -95,9 +95,12 @@ public sealed class HfTokenizer : ITextTokenizer
         if (segment.Length == 0) return;
         // Normalizing only the text between added tokens is what Hugging Face does for tokens marked
         // "normalized": false, which every byte-level tokenizer we load uses.
+        bool hasSurrogates = segment.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0;
+        // A lone surrogate cannot be normalized; its UTF-8 encoding would be U+FFFD's in any case.
+        if (hasSurrogates) segment = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(segment));
         string text = _normalization is { } form ? segment.Normalize(form) : segment;
         var pieces = new List<(int Start, int Length)>();
-        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0)
+        if (!hasSurrogates)
         {
             Split(text, 0, 0, pieces);
         }

@@ -86,6 +86,14 @@ public sealed class HfTokenizerTests : IDisposable
         Assert.Equal("中", tokenizer.Decode(ids));
     }
 
+    [Fact]
+    public void LoneSurrogatesEncodeAsReplacementCharacters()
+    {
+        var tokenizer = HfTokenizer.Load(_dir.Path);
+
+        Assert.Equal(tokenizer.Encode("a\uFFFDb\uFFFD"), tokenizer.Encode("a\uD800b\uDC00"));
+    }
+
     [RequiresNodeFact]
     public void Qwen3KnowsItsSpecialTokensAndTemplate()
     {
