@@ -135,9 +135,9 @@ internal sealed class Sampler
     }
 
     /// <remarks>
-    /// Each filter keeps a prefix of the descending sort that never splits a run of equal values, so their
-    /// intersection is one more such prefix and can be applied as "logit at least the last kept logit":
-    /// no scatter back from sorted order is needed.
+    /// Each filter keeps a prefix of the descending sort, so their intersection is one more prefix, applied as
+    /// "logit at least the smallest kept logit". That needs no scatter back from sorted order, and keeps every
+    /// token tied with the last one kept, so the result does not depend on how the sort ordered ties.
     /// </remarks>
     static Tensor KeepTopKTopPMinP(Tensor x, IReadOnlyList<SamplingRow> rows)
     {
@@ -166,13 +166,12 @@ internal sealed class Sampler
             var probs = sorted.softmax(-1);
             if (topP)
             {
-                // A token stays while the mass ranked above it is below p; p = +inf for rows without top-p keeps rounding from trimming their tail.
+                // A token stays while the mass ranked above it is below p (ties it splits are closed by the cutoff
+                // below); p = +inf for rows without top-p keeps rounding from trimming their tail.
                 var p = rows.Select(r => r.Params.TopP < 1f ? r.Params.TopP : float.PositiveInfinity).ToArray();
                 var cumulative = probs.cumsum(-1);
                 var massAbove = cat([zeros(x.shape[0], 1, ScalarType.Float32, x.device), cumulative.narrow(1, 0, vocab - 1)], 1);
-                var withinP = massAbove < tensor(p, ScalarType.Float32, x.device).unsqueeze(1);
-                var (smallestKept, _) = probs.masked_fill(withinP.logical_not(), float.PositiveInfinity).min(1, keepdim: true);
-                keep = keep.logical_and(probs >= smallestKept);
+                keep = keep.logical_and(massAbove < tensor(p, ScalarType.Float32, x.device).unsqueeze(1));
             }
             if (minP)
             {
