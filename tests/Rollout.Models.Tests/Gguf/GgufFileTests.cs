@@ -152,6 +152,19 @@ public class GgufFileTests : IDisposable
             Assert.Throws<CheckpointFormatException>(() => GgufFile.Open(path)).Message);
     }
 
+    [Fact]
+    public void TorchBytesOfANarrowedViewAreTheViewsOwn()
+    {
+        // Read and Write move tensors over 1 GiB in chunks through narrowed views' byte spans.
+        using var scope = NewDisposeScope();
+        var t = arange(10, dtype: ScalarType.Float32);
+        var part = t.narrow(0, 3, 2);
+        Assert.Equal(8, part.bytes.Length);
+        Assert.Equal(3f, BitConverter.ToSingle(part.bytes[..4]));
+        BitConverter.GetBytes(-1f).CopyTo(t.narrow(0, 7, 1).bytes);
+        Assert.Equal(-1f, t[7].item<float>());
+    }
+
     string WriteSmall()
     {
         string path = temp.File("small.gguf");

@@ -38,7 +38,7 @@ internal ref struct GgufCursor(ReadOnlySpan<byte> bytes, int version)
     internal int Count(string what, int minItemSize)
     {
         ulong count = wideCounts ? UInt64(what) : UInt32(what);
-        if (count > (ulong)Remaining / (ulong)Math.Max(minItemSize, 1))
+        if (count > (ulong)Remaining / (ulong)minItemSize)
             throw new CheckpointFormatException($"{what} is {count}, more than the {Remaining} bytes left in the file can hold");
         return (int)count;
     }

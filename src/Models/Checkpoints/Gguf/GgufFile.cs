@@ -130,16 +130,15 @@ public sealed unsafe class GgufFile : IDisposable
         if (!byName.TryGetValue(name, out var info)) throw new KeyNotFoundException($"{Path} has no tensor '{name}'");
         var dtype = GgmlTypes.TorchType(info.Type) ?? throw GgmlTypes.Quantized(name, info.Type);
         var tensor = torch.empty(info.Shape, dtype);
-        long byteSize = info.ByteSize!.Value;
         byte* source = start + dataStart + (long)info.Offset;
-        using var flat = tensor.view(-1);
         long elementSize = GgmlTypes.ElementSize(dtype);
-        long chunkElements = CopyChunkBytes / elementSize;
-        for (long done = 0; done < byteSize / elementSize; done += chunkElements)
+        long elements = info.ByteSize!.Value / elementSize;
+        long chunk = CopyChunkBytes / elementSize;
+        using var flat = tensor.view(-1);
+        for (long done = 0; done < elements; done += chunk)
         {
-            long count = Math.Min(chunkElements, byteSize / elementSize - done);
-            using var part = flat.narrow(0, done, count);
-            new ReadOnlySpan<byte>(source + done * elementSize, (int)(count * elementSize)).CopyTo(part.bytes);
+            using var part = flat.narrow(0, done, Math.Min(chunk, elements - done));
+            new ReadOnlySpan<byte>(source + done * elementSize, (int)(part.NumberOfElements * elementSize)).CopyTo(part.bytes);
         }
         return tensor;
     }
