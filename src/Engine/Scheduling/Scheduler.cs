@@ -7,7 +7,8 @@ namespace Rollout.Engine.Scheduling;
 /// Decides what each engine step computes, vLLM v1 style: one token budget shared by decodes and
 /// prefill chunks, running sequences first in arrival order, then waiting ones FIFO while budget,
 /// sequence cap and blocks last. When blocks run out the newest running sequence is preempted (its
-/// KV freed, recomputed later), so the oldest always makes progress.
+/// KV freed, recomputed later), so the oldest always makes progress. Not thread-safe: the engine
+/// loop owns it and applies adds and aborts between steps.
 /// </summary>
 internal sealed class Scheduler
 {
@@ -25,8 +26,6 @@ internal sealed class Scheduler
         _options = options;
         _kvCache = kvCache;
     }
-
-    public SchedulerOptions Options => _options;
 
     public IReadOnlyCollection<Sequence> Waiting => _waiting;
 

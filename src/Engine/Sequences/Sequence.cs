@@ -63,7 +63,7 @@ internal sealed class Sequence
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + destination.Length, NumTokens, nameof(destination));
         int prompt = PromptTokenIds.Length;
         int fromPrompt = Math.Clamp(prompt - start, 0, destination.Length);
-        PromptTokenIds.AsSpan(start, fromPrompt).CopyTo(destination);
+        PromptTokenIds.AsSpan(Math.Min(start, prompt), fromPrompt).CopyTo(destination);
         int outputStart = Math.Max(0, start - prompt);
         for (int i = fromPrompt; i < destination.Length; i++)
             destination[i] = OutputTokenIds[outputStart + i - fromPrompt];
