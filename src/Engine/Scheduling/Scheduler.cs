@@ -6,7 +6,8 @@ namespace Rollout.Engine.Scheduling;
 /// <summary>
 /// Decides what each engine step computes, vLLM v1 style: one token budget shared by decodes and
 /// prefill chunks, running sequences first in arrival order, then waiting ones FIFO while budget,
-/// sequence cap and blocks last. When blocks run out the newest running sequence is preempted (its
+/// sequence cap and blocks last (the samples of one request enter after the first has prefilled
+/// their shared prompt). When blocks run out the newest running sequence is preempted (its
 /// KV freed, recomputed later), so the oldest always makes progress. Not thread-safe: the engine
 /// loop owns it and applies adds and aborts between steps.
 /// </summary>
@@ -119,6 +120,9 @@ internal sealed class Scheduler
         while (_waiting.First is { } node && budget > 0 && _running.Count < _options.MaxNumSequences)
         {
             var seq = node.Value;
+            // The other samples of a request wait while one of them prefills their shared prompt, then
+            // find its KV in the prefix cache instead of computing it again, n times in one step.
+            if (SiblingPrefillsSharedBlocks(seq)) return;
             _kvCache.AllocateForAdmission(seq);
             int remaining = seq.NumTokens - seq.NumComputedTokens;
             int numNew = CapPrefill(remaining);
@@ -160,6 +164,16 @@ internal sealed class Scheduler
             if (victim == seq) return false;
         }
         return true;
+    }
+
+    bool SiblingPrefillsSharedBlocks(Sequence seq)
+    {
+        if (!_kvCache.EnablePrefixCaching) return false;
+        // What a sample can take from the cache: every full prompt block short of the last token.
+        int shareable = (seq.PromptTokenIds.Length - 1) / _kvCache.BlockSize * _kvCache.BlockSize;
+        foreach (var other in _running)
+            if (other.RequestId == seq.RequestId && other.NumComputedTokens < shareable) return true;
+        return false;
     }
 
     int CapPrefill(int numTokens) =>

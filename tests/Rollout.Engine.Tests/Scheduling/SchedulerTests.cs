@@ -73,6 +73,23 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void Samples_of_one_prompt_wait_for_the_first_prefill_and_then_hit_the_cache()
+    {
+        var (scheduler, kv) = Create(numBlocks: 128, blockSize: 4, maxTokens: 256);
+        var samples = Enumerable.Range(0, 4).Select(i => Seq("a", 64, i)).ToArray();
+        foreach (var s in samples) scheduler.Add(s);
+        var other = Seq("b", 3);
+        scheduler.Add(other);
+
+        Assert.Equal([samples[0]], Step(scheduler).Scheduled.Select(s => s.Sequence));
+        var output = Step(scheduler);
+
+        Assert.Equal([1, 4, 4, 4, 3], output.Scheduled.Select(s => s.NumTokens));
+        Assert.Equal(3 * 60, kv.PromptTokensHit);
+        Assert.All(samples[1..], s => Assert.Equal(60, s.NumCachedPromptTokens));
+    }
+
+    [Fact]
     public void A_long_prompt_is_prefilled_in_chunks_and_samples_only_at_its_end()
     {
         var (scheduler, _) = Create(maxTokens: 8);
