@@ -1,0 +1,194 @@
+using Rollout.Engine.KvCache;
+using Rollout.Engine.Sequences;
+
+namespace Rollout.Engine.Scheduling;
+
+/// <summary>
+/// Decides what each engine step computes, vLLM v1 style: one token budget shared by decodes and
+/// prefill chunks, running sequences first in arrival order, then waiting ones FIFO while budget,
+/// sequence cap and blocks last (the samples of one request enter after the first has prefilled
+/// their shared prompt). When blocks run out the newest running sequence is preempted (its
+/// KV freed, recomputed later), so the oldest always makes progress. Not thread-safe: the engine
+/// loop owns it and applies adds and aborts between steps.
+/// </summary>
+internal sealed class Scheduler
+{
+    readonly SchedulerOptions _options;
+    readonly KvCacheManager _kvCache;
+    // Preempted sequences go back to the front, so the queue stays in arrival order.
+    readonly LinkedList<Sequence> _waiting = new();
+    // In arrival order: admission is FIFO and preemption takes from the tail.
+    readonly List<Sequence> _running = [];
+    long _nextArrival;
+
+    public Scheduler(SchedulerOptions options, KvCacheManager kvCache)
+    {
+        options.Validate();
+        _options = options;
+        _kvCache = kvCache;
+    }
+
+    public IReadOnlyCollection<Sequence> Waiting => _waiting;
+
+    public IReadOnlyList<Sequence> Running => _running;
+
+    public bool HasUnfinished => _waiting.Count > 0 || _running.Count > 0;
+
+    /// <summary>Queues a new sequence behind every other waiting one.</summary>
+    public void Add(Sequence seq)
+    {
+        if (seq.Status != SequenceStatus.Waiting || seq.BlockTable.Count != 0 || seq.NumComputedTokens != 0)
+            throw new ArgumentException($"{seq} is not a new sequence", nameof(seq));
+        if (!_options.ChunkedPrefill && seq.NumTokens > _options.MaxNumBatchedTokens)
+            throw new ArgumentException(
+                $"a {seq.NumTokens}-token prompt never fits a {_options.MaxNumBatchedTokens}-token step without chunked prefill", nameof(seq));
+        if (_kvCache.BlocksFor(seq.NumTokens) > _kvCache.NumBlocks)
+            throw new ArgumentException($"a {seq.NumTokens}-token prompt does not fit the whole KV cache", nameof(seq));
+        seq.ArrivalOrder = _nextArrival++;
+        _waiting.AddLast(seq);
+    }
+
+    /// <summary>Finishes every unfinished sequence of the request with <see cref="FinishReason.Abort"/>; returns them.</summary>
+    public IReadOnlyList<Sequence> Abort(string requestId)
+    {
+        var aborted = new List<Sequence>();
+        for (var node = _waiting.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.RequestId == requestId)
+            {
+                _waiting.Remove(node);
+                aborted.Add(node.Value);
+            }
+            node = next;
+        }
+        foreach (var seq in _running)
+            if (seq.RequestId == requestId) aborted.Add(seq);
+        foreach (var seq in aborted) Finish(seq, FinishReason.Abort);
+        _running.RemoveAll(seq => seq.IsFinished);
+        return aborted;
+    }
+
+    /// <summary>Builds the next step's batch, allocating its KV slots and preempting where blocks run out.</summary>
+    public SchedulerOutput Schedule()
+    {
+        var output = new SchedulerOutput();
+        int budget = _options.MaxNumBatchedTokens;
+        for (int i = 0; i < _running.Count && budget > 0; i++)
+        {
+            var seq = _running[i];
+            int numNew = Math.Min(CapPrefill(seq.NumTokens - seq.NumComputedTokens), budget);
+            // Preempting itself means every newer sequence is gone already: nothing is left to schedule.
+            if (!AllocateOrPreempt(seq, numNew, output)) break;
+            Take(output, seq, numNew, ref budget);
+        }
+        // As in vLLM: admitting new work in a step that just had to preempt would only thrash.
+        if (output.Preempted.Count == 0) AdmitWaiting(output, ref budget);
+        output.TotalTokens = _options.MaxNumBatchedTokens - budget;
+        return output;
+    }
+
+    /// <summary>
+    /// Applies a step's results: the fed tokens' KV is committed, sampling sequences get their new token,
+    /// and those <paramref name="finishCheck"/> stops are finished and release their blocks. Returns them.
+    /// Sequences aborted between <see cref="Schedule"/> and this call are skipped.
+    /// </summary>
+    public IReadOnlyList<Sequence> OnStepFinished(
+        SchedulerOutput output, IReadOnlyDictionary<Sequence, int> sampledTokens, Func<Sequence, FinishReason?> finishCheck)
+    {
+        var finished = new List<Sequence>();
+        foreach (var (seq, numTokens, samples) in output.Scheduled)
+        {
+            if (seq.Status != SequenceStatus.Running) continue;
+            _kvCache.CommitComputed(seq, numTokens);
+            if (!samples) continue;
+            if (!sampledTokens.TryGetValue(seq, out int token))
+                throw new ArgumentException($"{seq} was scheduled to sample but has no sampled token", nameof(sampledTokens));
+            seq.OutputTokenIds.Add(token);
+            if (finishCheck(seq) is { } reason)
+            {
+                Finish(seq, reason);
+                finished.Add(seq);
+            }
+        }
+        if (finished.Count > 0) _running.RemoveAll(seq => seq.IsFinished);
+        return finished;
+    }
+
+    void AdmitWaiting(SchedulerOutput output, ref int budget)
+    {
+        while (_waiting.First is { } node && budget > 0 && _running.Count < _options.MaxNumSequences)
+        {
+            var seq = node.Value;
+            // The other samples of a request wait while one of them prefills their shared prompt, then
+            // find its KV in the prefix cache instead of computing it again, n times in one step.
+            if (SiblingPrefillsSharedBlocks(seq)) return;
+            _kvCache.AllocateForAdmission(seq);
+            int remaining = seq.NumTokens - seq.NumComputedTokens;
+            int numNew = CapPrefill(remaining);
+            if (numNew > budget)
+            {
+                // Without chunked prefill a prompt waits for a step with room for all of it; but a
+                // preempted sequence longer than a whole step would wait for ever, so it is chunked.
+                if (!_options.ChunkedPrefill && remaining <= _options.MaxNumBatchedTokens)
+                {
+                    _kvCache.UndoAdmission(seq);
+                    return;
+                }
+                numNew = budget;
+            }
+            if (!_kvCache.TryAllocateSlots(seq, numNew))
+            {
+                _kvCache.UndoAdmission(seq);
+                return;
+            }
+            _waiting.RemoveFirst();
+            seq.Status = SequenceStatus.Running;
+            _running.Add(seq);
+            Take(output, seq, numNew, ref budget);
+        }
+    }
+
+    /// <summary>Allocates slots for the sequence, preempting the newest running sequences until they fit; false if it preempted itself.</summary>
+    bool AllocateOrPreempt(Sequence seq, int numNew, SchedulerOutput output)
+    {
+        while (!_kvCache.TryAllocateSlots(seq, numNew))
+        {
+            var victim = _running[^1];
+            _running.RemoveAt(_running.Count - 1);
+            _kvCache.Free(victim);
+            victim.Status = SequenceStatus.Waiting;
+            victim.NumPreemptions++;
+            _waiting.AddFirst(victim);
+            output.Preempted.Add(victim);
+            if (victim == seq) return false;
+        }
+        return true;
+    }
+
+    bool SiblingPrefillsSharedBlocks(Sequence seq)
+    {
+        if (!_kvCache.EnablePrefixCaching) return false;
+        // What a sample can take from the cache: every full prompt block short of the last token.
+        int shareable = (seq.PromptTokenIds.Length - 1) / _kvCache.BlockSize * _kvCache.BlockSize;
+        foreach (var other in _running)
+            if (other.RequestId == seq.RequestId && other.NumComputedTokens < shareable) return true;
+        return false;
+    }
+
+    int CapPrefill(int numTokens) =>
+        _options.ChunkedPrefill && _options.LongPrefillThreshold is int threshold ? Math.Min(numTokens, threshold) : numTokens;
+
+    static void Take(SchedulerOutput output, Sequence seq, int numNew, ref int budget)
+    {
+        output.Scheduled.Add(new ScheduledSequence(seq, numNew, seq.NumComputedTokens + numNew == seq.NumTokens));
+        budget -= numNew;
+    }
+
+    void Finish(Sequence seq, FinishReason reason)
+    {
+        seq.Status = SequenceStatus.Finished;
+        seq.FinishReason = reason;
+        _kvCache.Free(seq);
+    }
+}
