@@ -1,1 +1,3 @@
-return 0;
+using Rollout.Cli;
+
+return RolloutCli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,61 @@
+using Rollout.Models;
+using Rollout.Models.Chat;
+using Rollout.Models.Generation;
+using Rollout.Models.Loading;
+using Rollout.Models.Tokenization;
+
+namespace Rollout.Cli;
+
+/// <summary><c>rollout generate</c>: loads a model and prints a completion of a prompt as it is generated.</summary>
+internal static class GenerateCommand
+{
+    public const string Help = """
+        rollout generate [--model DIR|FILE.gguf] --prompt TEXT [--chat] [--max-tokens N] [--temperature T] [--seed S]
+          Prints the prompt and its completion, token by token.
+          --model        a Hugging Face model directory or a GGUF file (default: a tiny test model it creates)
+          --prompt       the text to complete (may be empty: generation then starts from BOS)
+          --chat         send the prompt as a user message through the model's chat template
+          --max-tokens   most tokens to generate (default 64)
+          --temperature  0 for greedy (default), above 0 to sample
+          --seed         seed of the sampling draws (default 0)
+        """;
+
+    public static int Run(CommandLine line, TextWriter output, TextWriter log)
+    {
+        string? modelPath = line.String("model");
+        string prompt = line.String("prompt") ?? throw new UsageException("--prompt is required (it may be empty: --prompt \"\")");
+        bool chat = line.Flag("chat");
+        var sampling = new ReferenceSampling
+        {
+            MaxTokens = line.Int("max-tokens", 64, min: 0),
+            Temperature = line.Double("temperature", 0, min: 0),
+            Seed = line.Int("seed", 0),
+        };
+        line.RejectUnknown();
+        if (line.Positional.Count > 0) throw new UsageException($"unexpected argument '{line.Positional[0]}'");
+        using var loaded = ModelLoader.Load(modelPath ?? DefaultModel.EnsureExists(log));
+        var tokenizer = loaded.Tokenizer ?? throw new ModelLoadException($"{loaded.Source} has no tokenizer: generate needs one to read the prompt");
+        if (loaded.Model is not CausalLanguageModel model)
+            throw new ModelLoadException($"{loaded.Config.Architecture} is not a language model: it scores sequences, it does not generate");
+        if (chat)
+        {
+            var template = ChatTemplate.Parse(tokenizer.ChatTemplate
+                ?? throw new ModelLoadException($"{loaded.Source} has no chat template: drop --chat"));
+            prompt = template.Render([new ChatMessage("user", prompt)], new ChatTemplateOptions { AddGenerationPrompt = true });
+        }
+        // A rendered chat template already holds its BOS text.
+        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: !chat);
+        if (promptIds.Count == 0)
+            throw new UsageException("the prompt encodes to no tokens and the tokenizer adds no BOS: give a non-empty --prompt");
+        output.Write(prompt);
+        var detokenizer = new IncrementalDetokenizer(tokenizer, skipSpecialTokens: true, context: promptIds);
+        var generator = new ReferenceGenerator(model, useKvCache: true);
+        foreach (int token in generator.Generate(promptIds, sampling with { StopTokenIds = loaded.StopTokenIds }))
+        {
+            output.Write(detokenizer.Add(token));
+            output.Flush();
+        }
+        output.WriteLine(detokenizer.Flush());
+        return 0;
+    }
+}
