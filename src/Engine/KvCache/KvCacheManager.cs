@@ -60,7 +60,7 @@ internal sealed class KvCacheManager
     {
         if (seq.BlockTable.Count != 0 || seq.NumComputedTokens != 0)
             throw new InvalidOperationException($"{seq} already holds KV blocks");
-        int maxBlocks = _pool.EnablePrefixCaching ? (seq.NumTokens - 1) / BlockSize : 0;
+        int maxBlocks = _pool.EnablePrefixCaching && !seq.SkipsPrefixCache ? (seq.NumTokens - 1) / BlockSize : 0;
         Span<int> tokens = stackalloc int[BlockSize];
         BlockHash? parent = null;
         for (int i = 0; i < maxBlocks; i++)

@@ -1,7 +1,9 @@
 namespace Rollout.Engine.Sampling;
 
 /// <summary>A token and its logprob under some distribution.</summary>
-internal readonly record struct TokenLogprob(int TokenId, float Logprob);
+/// <param name="TokenId">The token.</param>
+/// <param name="Logprob">Its natural-log probability.</param>
+public readonly record struct TokenLogprob(int TokenId, float Logprob);
 
 /// <summary>
 /// A token chosen (or observed, for prompts) at one position, with its logprob and the most likely

@@ -54,6 +54,9 @@ internal sealed class Sequence
     /// <summary>The engine's per-sequence state (sampling parameters, output channel); opaque here.</summary>
     public object? Tag { get; set; }
 
+    /// <summary>Never take this sequence's prompt from the prefix cache (it needs every position computed, e.g. for prompt logprobs).</summary>
+    public bool SkipsPrefixCache { get; set; }
+
     public bool IsFinished => Status == SequenceStatus.Finished;
 
     /// <summary>Copies tokens [start, start + destination.Length) of prompt + output into destination.</summary>

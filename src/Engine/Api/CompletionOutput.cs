@@ -1,0 +1,28 @@
+using Rollout.Engine.Sampling;
+
+namespace Rollout.Engine;
+
+/// <summary>One of a request's <see cref="SamplingParams.N"/> completions, as far as it has been generated.</summary>
+public sealed record CompletionOutput
+{
+    /// <summary>Which completion of the request this is (0-based).</summary>
+    public required int Index { get; init; }
+    /// <summary>Every token generated so far.</summary>
+    public required IReadOnlyList<int> TokenIds { get; init; }
+    /// <summary>The text shown so far: detokenized, never half a character, stop strings cut as asked.</summary>
+    public required string Text { get; init; }
+    /// <summary>Text added since the previous output of this request.</summary>
+    public required string NewText { get; init; }
+    /// <summary>Logprob of each generated token (raw or processed per <see cref="SamplingParams.LogprobsMode"/>); null unless logprobs were asked for.</summary>
+    public IReadOnlyList<float>? Logprobs { get; init; }
+    /// <summary>The most likely alternatives at each position, best first; null unless <see cref="SamplingParams.Logprobs"/> > 0.</summary>
+    public IReadOnlyList<IReadOnlyList<TokenLogprob>>? TopLogprobs { get; init; }
+    /// <summary>The weight version that produced each token.</summary>
+    public required IReadOnlyList<long> WeightVersions { get; init; }
+    /// <summary>Why it ended (<c>stop</c>, <c>length</c> or <c>abort</c>); null while it runs.</summary>
+    public string? FinishReason { get; init; }
+    /// <summary>The stop string or stop token id that ended it, if one did.</summary>
+    public object? StopReason { get; init; }
+    /// <summary>Whether it has ended.</summary>
+    public bool Finished => FinishReason is not null;
+}

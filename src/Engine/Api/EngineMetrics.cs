@@ -1,0 +1,34 @@
+namespace Rollout.Engine;
+
+/// <summary>A snapshot of what the engine is doing and how fast.</summary>
+public sealed record EngineMetrics
+{
+    /// <summary>Sequences waiting to be scheduled (new or preempted).</summary>
+    public int Waiting { get; init; }
+    /// <summary>Sequences holding KV and being stepped.</summary>
+    public int Running { get; init; }
+    /// <summary>Fraction of KV blocks in use (0..1).</summary>
+    public double KvCacheUsage { get; init; }
+    /// <summary>Prompt tokens served from the prefix cache over prompt tokens looked up (0..1).</summary>
+    public double PrefixCacheHitRate { get; init; }
+    /// <summary>Sequences preempted so far.</summary>
+    public long Preemptions { get; init; }
+    /// <summary>Engine steps run so far.</summary>
+    public long Steps { get; init; }
+    /// <summary>Prompt tokens computed (prefill, recompute) so far.</summary>
+    public long PromptTokensComputed { get; init; }
+    /// <summary>Tokens generated so far.</summary>
+    public long GeneratedTokens { get; init; }
+    /// <summary>Generated tokens per second of engine busy time.</summary>
+    public double GeneratedTokensPerSecond { get; init; }
+    /// <summary>Mean time from arrival to first token over requests that produced one.</summary>
+    public TimeSpan MeanTimeToFirstToken { get; init; }
+    /// <summary>Mean wall time of a step.</summary>
+    public TimeSpan MeanStepTime { get; init; }
+    /// <summary>Mean wall time of steps that only decoded (one token per sequence).</summary>
+    public TimeSpan MeanDecodeStepTime { get; init; }
+    /// <summary>Mean number of sequences in decode-only steps.</summary>
+    public double MeanDecodeBatchSize { get; init; }
+    /// <summary>The weight version new tokens are generated with.</summary>
+    public long WeightVersion { get; init; }
+}

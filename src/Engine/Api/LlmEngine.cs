@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Rollout.Engine.Core;
+using Rollout.Engine.Sampling;
+using Rollout.Models;
+using Rollout.Models.Loading;
+using Rollout.Models.Tokenization;
+
+namespace Rollout.Engine;
+
+/// <summary>
+/// The generation engine: requests in from any thread, outputs out as async streams, one loop
+/// thread stepping the model (continuous batching over a paged KV cache with prefix caching).
+/// Between steps it applies queued requests, aborts, pauses and step-boundary actions (where weight
+/// updates go), so a step never sees a half-applied change.
+/// </summary>
+public sealed class LlmEngine : IDisposable
+{
+    readonly EngineCore _core;
+    readonly ConcurrentQueue<Action> _commands = new();
+    readonly SemaphoreSlim _wake = new(0);
+    readonly ConcurrentDictionary<string, ChannelWriter<RequestOutput>> _streams = new();
+    readonly Thread _loop;
+    volatile EngineMetrics _metrics;
+    bool _paused;
+    volatile bool _stopping;
+    long _nextRequestId;
+
+    /// <summary>Starts an engine over a loaded causal language model.</summary>
+    /// <exception cref="ArgumentException">The model is not a causal LM, or the options are invalid.</exception>
+    public static LlmEngine Create(LoadedModel model, EngineOptions? options = null) =>
+        model.Model is CausalLanguageModel lm
+            ? new LlmEngine(lm, model.Tokenizer, model.StopTokenIds, options)
+            : throw new ArgumentException($"{model.Config.Architecture} is not a causal language model: the engine generates text", nameof(model));
+
+    /// <summary>Starts an engine; <paramref name="eosTokenIds"/> end a completion unless a request ignores EOS.</summary>
+    public LlmEngine(CausalLanguageModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions? options = null)
+    {
+        _core = new EngineCore(model, tokenizer, eosTokenIds, options ?? new EngineOptions());
+        Tokenizer = tokenizer;
+        _metrics = _core.Metrics();
+        _loop = new Thread(Loop) { IsBackground = true, Name = "rollout-engine" };
+        _loop.Start();
+    }
+
+    /// <summary>The KV cache's size, fixed at start.</summary>
+    public KvCacheCapacity KvCache => _core.Capacity;
+
+    /// <summary>Longest prompt + completion the engine runs.</summary>
+    public int MaxModelLength => _core.MaxModelLength;
+
+    /// <summary>The model's tokenizer, if it has one.</summary>
+    public ITextTokenizer? Tokenizer { get; }
+
+    /// <summary>Metrics as of the last step or command.</summary>
+    public EngineMetrics Metrics => _metrics;
+
+    /// <summary>
+    /// Queues a request. Invalid input throws here and nothing is queued:
+    /// <see cref="InvalidSamplingParametersException"/> for parameters, <see cref="ArgumentException"/>
+    /// for the prompt or a request id already in use.
+    /// </summary>
+    public GenerationRequest AddRequest(IReadOnlyList<int> promptTokenIds, SamplingParams sampling, string? requestId = null)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ArgumentNullException.ThrowIfNull(promptTokenIds);
+        ArgumentNullException.ThrowIfNull(sampling);
+        var prompt = promptTokenIds.ToArray();
+        _core.Validate(prompt, sampling);
+        requestId ??= $"req-{Interlocked.Increment(ref _nextRequestId)}";
+        var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        if (!_streams.TryAdd(requestId, channel.Writer))
+            throw new ArgumentException($"request id '{requestId}' is already in use", nameof(requestId));
+        Enqueue(() =>
+        {
+            try
+            {
+                _core.Add(requestId, prompt, sampling);
+            }
+            catch (Exception e)
+            {
+                if (_streams.TryRemove(requestId, out var writer)) writer.TryComplete(e);
+            }
+        });
+        return new GenerationRequest(requestId, channel.Reader.ReadAllAsync());
+    }
+
+    /// <summary>Generates for a prompt of token ids, streaming cumulative snapshots; cancelling aborts the request.</summary>
+    public async IAsyncEnumerable<RequestOutput> GenerateAsync(IReadOnlyList<int> promptTokenIds, SamplingParams sampling,
+        string? requestId = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var request = AddRequest(promptTokenIds, sampling, requestId);
+        await using var abortOnCancel = cancellationToken.Register(() => Abort(request.RequestId));
+        await foreach (var output in request.Outputs)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return output;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Generates for a text prompt (encoded with the model's tokenizer, special tokens added).</summary>
+    /// <exception cref="InvalidOperationException">The model has no tokenizer.</exception>
+    public IAsyncEnumerable<RequestOutput> GenerateAsync(string prompt, SamplingParams sampling,
+        string? requestId = null, CancellationToken cancellationToken = default) =>
+        GenerateAsync(Encode(prompt), sampling, requestId, cancellationToken);
+
+    /// <summary>
+    /// Offline batch generation: every prompt with the same parameters, run together; returns the
+    /// final output of each, in prompt order.
+    /// </summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, SamplingParams sampling)
+    {
+        var requests = new List<GenerationRequest>(prompts.Count);
+        try
+        {
+            foreach (var prompt in prompts) requests.Add(AddRequest(prompt, sampling));
+        }
+        catch
+        {
+            foreach (var r in requests) Abort(r.RequestId);
+            throw;
+        }
+        return Task.WhenAll(requests.Select(r => r.CompletionAsync())).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Offline batch generation from text prompts.</summary>
+    public IReadOnlyList<RequestOutput> Generate(IReadOnlyList<string> prompts, SamplingParams sampling) =>
+        Generate(prompts.Select(p => (IReadOnlyList<int>)Encode(p)).ToArray(), sampling);
+
+    /// <summary>
+    /// Aborts a request: its stream ends with a snapshot whose unfinished completions have finish
+    /// reason <c>abort</c>. Returns false if the request is unknown or already finished.
+    /// </summary>
+    public bool Abort(string requestId)
+    {
+        if (!_streams.ContainsKey(requestId)) return false;
+        Enqueue(() =>
+        {
+            if (_core.Abort(requestId) is { } final) Publish(final);
+        });
+        return true;
+    }
+
+    /// <summary>Stops stepping at the next step boundary; returns once no step is in flight. Requests stay queued.</summary>
+    public Task PauseAsync() => RunAtStepBoundaryAsync(_ =>
+    {
+        _paused = true;
+        return true;
+    });
+
+    /// <summary>Resumes stepping after <see cref="PauseAsync"/>.</summary>
+    public void Resume() => Enqueue(() => _paused = false);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on the engine's loop between two steps (weight updates, version
+    /// changes, cache flushes) and returns its result. Exceptions propagate to the caller; the engine
+    /// keeps serving.
+    /// </summary>
+    public Task<T> RunAtStepBoundaryAsync<T>(Func<StepBoundary, T> action)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(() =>
+        {
+            try
+            {
+                done.SetResult(action(new StepBoundary(_core)));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        });
+        return done.Task;
+    }
+
+    /// <summary>Stops the loop, ending every request as aborted, and frees the KV cache.</summary>
+    public void Dispose()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        _wake.Release();
+        _loop.Join();
+        foreach (var final in _core.AbortAll()) Publish(final);
+        foreach (var writer in _streams.Values) writer.TryComplete();
+        _core.Dispose();
+        _wake.Dispose();
+    }
+
+    void Loop()
+    {
+        while (true)
+        {
+            while (_commands.TryDequeue(out var command)) command();
+            if (_stopping) return;
+            if (_paused || !_core.HasUnfinished)
+            {
+                _metrics = _core.Metrics();
+                _wake.Wait();
+                continue;
+            }
+            try
+            {
+                foreach (var output in _core.Step()) Publish(output);
+            }
+            catch (Exception e)
+            {
+                var failure = new EngineStepException($"an engine step failed: {e.Message}", e);
+                foreach (var final in _core.AbortAll())
+                {
+                    if (_streams.TryRemove(final.RequestId, out var writer)) writer.TryComplete(failure);
+                }
+            }
+            _metrics = _core.Metrics();
+        }
+    }
+
+    void Publish(RequestOutput output)
+    {
+        if (!_streams.TryGetValue(output.RequestId, out var writer)) return;
+        writer.TryWrite(output);
+        if (output.Finished && _streams.TryRemove(output.RequestId, out _)) writer.TryComplete();
+    }
+
+    void Enqueue(Action command)
+    {
+        _commands.Enqueue(command);
+        _wake.Release();
+    }
+
+    IReadOnlyList<int> Encode(string prompt) =>
+        (Tokenizer ?? throw new InvalidOperationException("this model has no tokenizer: pass token ids")).Encode(prompt, addSpecialTokens: true);
+}

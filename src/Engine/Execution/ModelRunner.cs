@@ -1,0 +1,59 @@
+using Rollout.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Engine.Execution;
+
+/// <summary>
+/// Executes one engine step: packs the scheduled sequences' new tokens into one varlen batch
+/// (decodes first), runs the model over the paged KV cache, and returns float32 logits only for the
+/// rows that sample, in the order the sequences were given.
+/// </summary>
+internal sealed class ModelRunner
+{
+    readonly CausalLanguageModel _model;
+    readonly PagedKvTensors _kv;
+    readonly Device _device;
+    readonly int?[] _windows;
+
+    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv)
+    {
+        _model = model;
+        _kv = kv;
+        _device = model.Options.Device;
+        _windows = Enumerable.Range(0, model.Config.NumHiddenLayers).Select(model.Config.WindowOfLayer).ToArray();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sequences"/> and returns logits [sum of LogitRows, vocab]: for each
+    /// sequence in the given order, its last LogitRows fed positions. The caller owns the result.
+    /// </summary>
+    public Tensor Run(IReadOnlyList<StepSequence> sequences)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var order = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].TokenIds.Count == 1 ? 0 : 1).ToArray();
+        var packed = order.Select(i => sequences[i]).ToArray();
+        var ids = new List<long>();
+        var positions = new List<long>();
+        var rowOfPacked = new long[sequences.Count][];
+        foreach (int i in order)
+        {
+            var s = sequences[i];
+            int first = ids.Count;
+            for (int t = 0; t < s.TokenIds.Count; t++)
+            {
+                ids.Add(s.TokenIds[t]);
+                positions.Add(s.StartPosition + t);
+            }
+            rowOfPacked[i] = Enumerable.Range(first + s.TokenIds.Count - s.LogitRows, s.LogitRows).Select(r => (long)r).ToArray();
+        }
+        var batch = new ForwardBatch(
+            tensor(ids.ToArray(), device: _device),
+            tensor(positions.ToArray(), device: _device),
+            new PagedAttention(_kv, packed, _windows, _device));
+        var hidden = _model.Forward(batch);
+        var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
+        return _model.ComputeLogits(hidden, rows).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,52 @@
+using Rollout.Models.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Engine.Execution;
+
+/// <summary>
+/// The KV cache's memory: per layer, one preallocated key tensor and one value tensor of
+/// [blocks * block_size, kv_heads, head_dim]. Slot s holds the token at offset s % block_size of
+/// block s / block_size; which blocks a sequence owns is the block pool's business.
+/// </summary>
+internal sealed class PagedKvTensors : IDisposable
+{
+    readonly Tensor[] _keys;
+    readonly Tensor[] _values;
+
+    public PagedKvTensors(ModelConfig config, int numBlocks, int blockSize, ScalarType dtype, Device device)
+    {
+        NumBlocks = numBlocks;
+        BlockSize = blockSize;
+        long slots = (long)numBlocks * blockSize;
+        _keys = new Tensor[config.NumHiddenLayers];
+        _values = new Tensor[config.NumHiddenLayers];
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            _keys[i] = zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
+            _values[i] = zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
+        }
+    }
+
+    public int NumBlocks { get; }
+    public int BlockSize { get; }
+
+    /// <summary>Bytes one block takes across all layers, keys and values.</summary>
+    public static long BytesPerBlock(ModelConfig config, int blockSize, ScalarType dtype) =>
+        2L * config.NumHiddenLayers * blockSize * config.NumKeyValueHeads * config.HeadDim * ElementSize(dtype);
+
+    static int ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => 4,
+        ScalarType.BFloat16 or ScalarType.Float16 => 2,
+        _ => throw new ArgumentException($"KV cache dtype {dtype} is not supported"),
+    };
+
+    public Tensor Keys(int layer) => _keys[layer];
+    public Tensor Values(int layer) => _values[layer];
+
+    public void Dispose()
+    {
+        foreach (var t in _keys.Concat(_values)) t.Dispose();
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text;
+using Rollout.Engine.Sampling;
+using Rollout.Engine.Sequences;
+using Rollout.Models.Tokenization;
+
+namespace Rollout.Engine.Requests;
+
+/// <summary>
+/// What the engine keeps for one completion besides its <see cref="Sequence"/>: logprobs, the weight
+/// version of each token, the streamed text (incremental detokenization, stop strings held back until
+/// they can no longer match) and how it ended.
+/// </summary>
+internal sealed class CompletionState
+{
+    readonly IncrementalDetokenizer? _detokenizer;
+    readonly StopStringMatcher? _stopMatcher;
+    readonly StringBuilder _decoded = new();
+    readonly StringBuilder _shown = new();
+    readonly List<float>? _logprobs;
+    readonly List<IReadOnlyList<TokenLogprob>>? _topLogprobs;
+    readonly List<long> _versions = [];
+    int _shownAtLastSnapshot;
+
+    public CompletionState(RequestState request, int index, ITextTokenizer? tokenizer)
+    {
+        Request = request;
+        var p = request.Params;
+        Sequence = new Sequence(request.Id, index, request.PromptTokenIds, this);
+        if (tokenizer is not null)
+        {
+            _detokenizer = new IncrementalDetokenizer(tokenizer, p.SkipSpecialTokens, request.PromptTokenIds);
+            if (p.Stop.Count > 0) _stopMatcher = new StopStringMatcher(p.Stop, p.IncludeStopStringInOutput);
+        }
+        if (p.Logprobs is int k)
+        {
+            _logprobs = [];
+            if (k > 0) _topLogprobs = [];
+        }
+    }
+
+    public RequestState Request { get; }
+    public Sequence Sequence { get; }
+    public FinishReason? FinishReason { get; private set; }
+    public object? StopReason { get; private set; }
+
+    /// <summary>
+    /// Takes the token just appended to the sequence; returns why the completion ends now, or null.
+    /// </summary>
+    public FinishReason? Accept(ScoredToken token, long weightVersion, int maxModelLength, IReadOnlyCollection<int> eosTokenIds)
+    {
+        var p = Request.Params;
+        _versions.Add(weightVersion);
+        if (token.Logprob is float lp) _logprobs?.Add(lp);
+        _topLogprobs?.Add(token.TopLogprobs);
+
+        int id = token.TokenId;
+        FinishReason? reason = null;
+        if (p.StopTokenIds.Contains(id))
+        {
+            reason = Sequences.FinishReason.Stop;
+            StopReason = id;
+        }
+        else if (!p.IgnoreEos && eosTokenIds.Contains(id))
+        {
+            reason = Sequences.FinishReason.Stop;
+        }
+        else if (_detokenizer is not null)
+        {
+            _decoded.Append(_detokenizer.Add(id));
+        }
+        int generated = Sequence.OutputTokenIds.Count;
+        if (reason is null && (generated >= (p.MaxTokens ?? int.MaxValue) || Sequence.NumTokens >= maxModelLength))
+            reason = Sequences.FinishReason.Length;
+        if (reason is not null && _detokenizer is not null) _decoded.Append(_detokenizer.Flush());
+
+        if (_stopMatcher is null)
+        {
+            _shown.Append(_decoded, _shown.Length, _decoded.Length - _shown.Length);
+        }
+        else
+        {
+            string decoded = _decoded.ToString();
+            var match = _stopMatcher.Advance(decoded, finished: reason is not null);
+            _shown.Append(match.Text);
+            if (match.Stopped)
+            {
+                reason = Sequences.FinishReason.Stop;
+                StopReason = p.Stop.Where(s => decoded.Contains(s, StringComparison.Ordinal))
+                    .OrderBy(s => decoded.IndexOf(s, StringComparison.Ordinal) + s.Length).First();
+            }
+        }
+        FinishReason = reason;
+        return reason;
+    }
+
+    /// <summary>Ends the completion as aborted, keeping what it generated.</summary>
+    public void MarkAborted() => FinishReason ??= Sequences.FinishReason.Abort;
+
+    public CompletionOutput Snapshot()
+    {
+        string text = _shown.ToString();
+        string newText = text[_shownAtLastSnapshot..];
+        _shownAtLastSnapshot = text.Length;
+        return new CompletionOutput
+        {
+            Index = Sequence.Index,
+            TokenIds = Sequence.OutputTokenIds.ToArray(),
+            Text = text,
+            NewText = newText,
+            Logprobs = _logprobs?.ToArray(),
+            TopLogprobs = _topLogprobs?.ToArray(),
+            WeightVersions = _versions.ToArray(),
+            FinishReason = FinishReason switch
+            {
+                null => null,
+                Sequences.FinishReason.Stop => "stop",
+                Sequences.FinishReason.Length => "length",
+                _ => "abort",
+            },
+            StopReason = StopReason,
+        };
+    }
+}
