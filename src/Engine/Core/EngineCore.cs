@@ -80,7 +80,8 @@ internal sealed class EngineCore : IDisposable
         Validate(promptTokenIds, sampling);
         var request = new RequestState(requestId, promptTokenIds.ToArray(), sampling, _tokenizer, Stopwatch.GetTimestamp());
         _requests.Add(requestId, request);
-        foreach (var completion in request.Completions) _scheduler.Add(completion.Sequence);
+        // The other completions start as forks of the first once it has prefilled their shared prompt.
+        _scheduler.Add(request.Completions[0].Sequence);
         return request;
     }
 
@@ -146,7 +147,8 @@ internal sealed class EngineCore : IDisposable
 
         var samplingRows = new List<SamplingRow>();
         var samplingIndex = new List<long>();
-        var sampledSequences = new List<Sequence>();
+        // Who each sampling row draws for: a scheduled sequence, or a sibling forked from one (Parent set).
+        var draws = new List<(Sequence Sequence, Sequence? Parent)>();
         long row = 0;
         for (int i = 0; i < step.Count; i++)
         {
@@ -159,28 +161,43 @@ internal sealed class EngineCore : IDisposable
                 var completion = (CompletionState)seq.Tag!;
                 samplingIndex.Add(row + rows - 1);
                 samplingRows.Add(new SamplingRow(completion.Request.Params, seq.PromptTokenIds, seq.OutputTokenIds, seq.Index, _eosTokenIds));
-                sampledSequences.Add(seq);
+                draws.Add((seq, null));
+                if (seq.Index == 0 && seq.OutputTokenIds.Count == 0)
+                {
+                    // The prompt's last row serves every completion's first draw: forks never recompute it.
+                    foreach (var sibling in completion.Request.Completions.Skip(1))
+                    {
+                        draws.Add((sibling.Sequence, seq));
+                        samplingIndex.Add(row + rows - 1);
+                        samplingRows.Add(new SamplingRow(completion.Request.Params, seq.PromptTokenIds, sibling.Sequence.OutputTokenIds, sibling.Sequence.Index, _eosTokenIds));
+                    }
+                }
             }
             row += rows;
         }
         var chosen = samplingRows.Count == 0 ? []
             : _sampler.Sample(logits.index_select(0, tensor(samplingIndex.ToArray(), device: logits.device)), samplingRows).Tokens;
 
-        var tokensBySequence = new Dictionary<Sequence, int>(sampledSequences.Count);
-        var scoredBySequence = new Dictionary<Sequence, ScoredToken>(sampledSequences.Count);
-        for (int i = 0; i < sampledSequences.Count; i++)
-        {
-            tokensBySequence[sampledSequences[i]] = chosen[i].TokenId;
-            scoredBySequence[sampledSequences[i]] = chosen[i];
-        }
+        var tokensBySequence = new Dictionary<Sequence, int>(draws.Count);
+        var scoredBySequence = new Dictionary<Sequence, ScoredToken>(draws.Count);
         long version = WeightVersion;
+        for (int i = 0; i < draws.Count; i++)
+        {
+            var (seq, parent) = draws[i];
+            if (parent is not null) continue;
+            tokensBySequence[seq] = chosen[i].TokenId;
+            scoredBySequence[seq] = chosen[i];
+        }
+        // Before the parents' results are applied: a parent that ends now frees its blocks, and its forks must own them first.
+        for (int i = 0; i < draws.Count; i++)
+            if (draws[i].Parent is { } parent) Fork(parent, draws[i].Sequence, chosen[i], version);
         _scheduler.OnStepFinished(scheduled, tokensBySequence,
             seq => ((CompletionState)seq.Tag!).Accept(scoredBySequence[seq], version, MaxModelLength, _eosTokenIds));
 
         long now = Stopwatch.GetTimestamp();
         var changed = new List<RequestState>();
         var seen = new HashSet<RequestState>();
-        foreach (var seq in sampledSequences)
+        foreach (var (seq, _) in draws)
         {
             var request = ((CompletionState)seq.Tag!).Request;
             if (request.FirstTokenTimestamp is null)
@@ -197,8 +214,26 @@ internal sealed class EngineCore : IDisposable
             if (request.Finished) _requests.Remove(request.Id);
         }
         bool decodeOnly = promptTokens == 0 && scheduled.TotalTokens == scheduled.Scheduled.Count;
-        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, sampledSequences.Count, now - start);
+        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count, now - start);
         return outputs;
+    }
+
+    /// <summary>
+    /// Starts a sibling completion from its parent's prompt KV with its first token already drawn; if the
+    /// sequence cap or the pool has no room, it queues instead and prefills (mostly from the prefix cache).
+    /// </summary>
+    void Fork(Sequence parent, Sequence child, ScoredToken first, long version)
+    {
+        int promptLength = parent.PromptTokenIds.Length;
+        if (!_scheduler.HasRoomForAnotherRunning || !_kvCache.TryFork(parent, child, promptLength, out var tailCopy))
+        {
+            _scheduler.Add(child);
+            return;
+        }
+        if (tailCopy is { } copy) _kv.CopyBlock(copy.Source, copy.Destination);
+        child.OutputTokenIds.Add(first.TokenId);
+        var state = (CompletionState)child.Tag!;
+        _scheduler.AddForked(child, state.Accept(first, version, MaxModelLength, _eosTokenIds));
     }
 
     public EngineMetrics Metrics() => _stats.Snapshot(_scheduler, _kvCache, WeightVersion);

@@ -42,6 +42,18 @@ internal sealed class PagedKvTensors : IDisposable
         _ => throw new ArgumentException($"KV cache dtype {dtype} is not supported"),
     };
 
+    /// <summary>Copies one block's keys and values, in every layer, onto another block.</summary>
+    public void CopyBlock(int source, int destination)
+    {
+        foreach (var cache in _keys.Concat(_values))
+        {
+            using var byBlock = cache.view(NumBlocks, BlockSize, cache.shape[1], cache.shape[2]);
+            using var from = byBlock[source];
+            using var to = byBlock[destination];
+            to.copy_(from);
+        }
+    }
+
     public Tensor Keys(int layer) => _keys[layer];
     public Tensor Values(int layer) => _values[layer];
 

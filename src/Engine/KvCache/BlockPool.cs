@@ -73,6 +73,13 @@ internal sealed class BlockPool
         _free.AddLast(block.FreeNode);
     }
 
+    /// <summary>Adds an owner to a block in use (a forked sequence sharing its parent's full blocks).</summary>
+    public void Share(KvBlock block)
+    {
+        if (block.IsFree || block.RefCount <= 0) throw new InvalidOperationException($"block {block.Id} is not in use and cannot be shared");
+        block.RefCount++;
+    }
+
     /// <summary>
     /// The cached block with this hash, with one more reference for the caller (revived from the free
     /// list if nobody held it), or null.

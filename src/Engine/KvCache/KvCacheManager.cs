@@ -84,6 +84,39 @@ internal sealed class KvCacheManager
         return hit;
     }
 
+    /// <summary>
+    /// Starts <paramref name="child"/> from the first <paramref name="tokens"/> tokens of
+    /// <paramref name="parent"/> without computing them again: full blocks are shared, and a partly
+    /// filled last block gets a fresh copy whose source and destination are returned in
+    /// <paramref name="tailCopy"/> (the caller copies the KV). False, changing nothing, when no block
+    /// is free for that copy. The child's prompt counts as served from the cache.
+    /// </summary>
+    public bool TryFork(Sequence parent, Sequence child, int tokens, out (int Source, int Destination)? tailCopy)
+    {
+        if (child.BlockTable.Count != 0) throw new InvalidOperationException($"{child} already holds KV blocks");
+        int full = tokens / BlockSize;
+        bool partial = tokens % BlockSize != 0;
+        if (parent.BlockTable.Count < BlocksFor(tokens)) throw new InvalidOperationException($"{parent} holds no KV for {tokens} tokens");
+        tailCopy = null;
+        if (partial && _pool.NumFreeBlocks == 0) return false;
+        for (int i = 0; i < full; i++)
+        {
+            _pool.Share(_pool[parent.BlockTable[i]]);
+            child.BlockTable.Add(parent.BlockTable[i]);
+        }
+        if (partial)
+        {
+            int copy = _pool.Allocate().Id;
+            child.BlockTable.Add(copy);
+            tailCopy = (parent.BlockTable[full], copy);
+        }
+        child.NumComputedTokens = tokens;
+        child.NumCachedPromptTokens = Math.Min(tokens, child.PromptTokenIds.Length);
+        PromptTokensQueried += child.PromptTokenIds.Length;
+        PromptTokensHit += child.NumCachedPromptTokens;
+        return true;
+    }
+
     /// <summary>Reverses <see cref="AllocateForAdmission"/> when the sequence could not be admitted after all.</summary>
     public void UndoAdmission(Sequence seq)
     {

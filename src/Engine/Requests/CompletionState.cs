@@ -13,6 +13,7 @@ namespace Rollout.Engine.Requests;
 internal sealed class CompletionState
 {
     readonly IncrementalDetokenizer? _detokenizer;
+    readonly int _tokenizerVocab;
     readonly StopStringMatcher? _stopMatcher;
     readonly StringBuilder _decoded = new();
     readonly StringBuilder _shown = new();
@@ -28,7 +29,8 @@ internal sealed class CompletionState
         Sequence = new Sequence(request.Id, index, request.PromptTokenIds, this);
         if (tokenizer is not null)
         {
-            _detokenizer = new IncrementalDetokenizer(tokenizer, p.SkipSpecialTokens, request.PromptTokenIds);
+            _detokenizer = new IncrementalDetokenizer(tokenizer, p.SkipSpecialTokens, request.PromptTokenIds.Where(t => t < tokenizer.VocabSize).ToArray());
+            _tokenizerVocab = tokenizer.VocabSize;
             if (p.Stop.Count > 0) _stopMatcher = new StopStringMatcher(p.Stop, p.IncludeStopStringInOutput);
         }
         if (p.Logprobs is int k)
@@ -64,7 +66,9 @@ internal sealed class CompletionState
         {
             reason = Sequences.FinishReason.Stop;
         }
-        else if (_detokenizer is not null)
+        // Checkpoints pad their vocabulary past the tokenizer's ids (Qwen: 151,646 ids, 151,936 rows);
+        // a padding row has no text.
+        else if (_detokenizer is not null && id < _tokenizerVocab)
         {
             _decoded.Append(_detokenizer.Add(id));
         }

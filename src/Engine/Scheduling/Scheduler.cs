@@ -6,8 +6,7 @@ namespace Rollout.Engine.Scheduling;
 /// <summary>
 /// Decides what each engine step computes, vLLM v1 style: one token budget shared by decodes and
 /// prefill chunks, running sequences first in arrival order, then waiting ones FIFO while budget,
-/// sequence cap and blocks last (the samples of one request enter after the first has prefilled
-/// their shared prompt). When blocks run out the newest running sequence is preempted (its
+/// sequence cap and blocks last. When blocks run out the newest running sequence is preempted (its
 /// KV freed, recomputed later), so the oldest always makes progress. Not thread-safe: the engine
 /// loop owns it and applies adds and aborts between steps.
 /// </summary>
@@ -46,6 +45,27 @@ internal sealed class Scheduler
             throw new ArgumentException($"a {seq.NumTokens}-token prompt does not fit the whole KV cache", nameof(seq));
         seq.ArrivalOrder = _nextArrival++;
         _waiting.AddLast(seq);
+    }
+
+    /// <summary>Whether one more sequence may run without passing the sequence cap.</summary>
+    public bool HasRoomForAnotherRunning => _running.Count < _options.MaxNumSequences;
+
+    /// <summary>
+    /// Takes a sequence forked from a running one (its KV already shared, its first token sampled) straight
+    /// into the running set; or, when that token already ended it, retires it and frees its blocks.
+    /// </summary>
+    public void AddForked(Sequence child, FinishReason? finished)
+    {
+        if (child.BlockTable.Count == 0 || child.NumComputedTokens == 0)
+            throw new ArgumentException($"{child} holds no forked KV", nameof(child));
+        child.ArrivalOrder = _nextArrival++;
+        if (finished is { } reason)
+        {
+            Finish(child, reason);
+            return;
+        }
+        child.Status = SequenceStatus.Running;
+        _running.Add(child);
     }
 
     /// <summary>Finishes every unfinished sequence of the request with <see cref="FinishReason.Abort"/>; returns them.</summary>
@@ -120,9 +140,6 @@ internal sealed class Scheduler
         while (_waiting.First is { } node && budget > 0 && _running.Count < _options.MaxNumSequences)
         {
             var seq = node.Value;
-            // The other samples of a request wait while one of them prefills their shared prompt, then
-            // find its KV in the prefix cache instead of computing it again, n times in one step.
-            if (SiblingPrefillsSharedBlocks(seq)) return;
             _kvCache.AllocateForAdmission(seq);
             int remaining = seq.NumTokens - seq.NumComputedTokens;
             int numNew = CapPrefill(remaining);
@@ -164,16 +181,6 @@ internal sealed class Scheduler
             if (victim == seq) return false;
         }
         return true;
-    }
-
-    bool SiblingPrefillsSharedBlocks(Sequence seq)
-    {
-        if (!_kvCache.EnablePrefixCaching) return false;
-        // What a sample can take from the cache: every full prompt block short of the last token.
-        int shareable = (seq.PromptTokenIds.Length - 1) / _kvCache.BlockSize * _kvCache.BlockSize;
-        foreach (var other in _running)
-            if (other.RequestId == seq.RequestId && other.NumComputedTokens < shareable) return true;
-        return false;
     }
 
     int CapPrefill(int numTokens) =>

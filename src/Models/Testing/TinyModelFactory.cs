@@ -23,7 +23,9 @@ public static class TinyModelFactory
     {
         options ??= new TinyModelOptions();
         Directory.CreateDirectory(directory);
-        TinyBpeTokenizerBuilder.Write(directory, options.VocabSize);
+        // Like real checkpoints (Qwen pads 151,646 ids to 151,936 rows), the model may have more rows
+        // than the tokenizer has ids; the embedded corpus trains at most TokenizerVocabSize ids.
+        TinyBpeTokenizerBuilder.Write(directory, Math.Min(options.VocabSize, TinyModelOptions.TokenizerVocabSize));
         var json = ConfigJson(architecture, options);
         File.WriteAllText(Path.Combine(directory, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var config = HfConfigParser.Load(Path.Combine(directory, "config.json"));
@@ -108,6 +110,7 @@ public static class TinyModelFactory
                 ["original_max_position_embeddings"] = 64,
             };
         }
+        if (o.HeadDim is int headDim) json["head_dim"] = headDim;
         if (architecture.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) json["num_labels"] = 1;
         return json;
     }
@@ -116,8 +119,12 @@ public static class TinyModelFactory
 /// <summary>Shape and seed of a tiny test model.</summary>
 public sealed record TinyModelOptions
 {
-    /// <summary>Vocabulary size (the tiny BPE tokenizer is trained to exactly this many ids).</summary>
+    /// <summary>Most ids the tiny BPE tokenizer is trained to; a larger <see cref="VocabSize"/> pads the model's rows.</summary>
+    public const int TokenizerVocabSize = 512;
+    /// <summary>Rows of the embedding and LM head (the tokenizer has min(this, <see cref="TokenizerVocabSize"/>) ids).</summary>
     public int VocabSize { get; init; } = 512;
+    /// <summary>Per-head width; null for the family's default (hidden / heads; twice that for Qwen3, to exercise an explicit head_dim).</summary>
+    public int? HeadDim { get; init; }
     /// <summary>Residual width.</summary>
     public int HiddenSize { get; init; } = 64;
     /// <summary>MLP width.</summary>

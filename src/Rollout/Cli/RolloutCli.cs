@@ -15,6 +15,7 @@ internal static class RolloutCli
         {GenerateCommand.Help}
         {TokenizeCommand.Help}
         {CreateTestModelCommand.Help}
+        {BenchCommand.Help}
         """;
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -26,13 +27,14 @@ internal static class RolloutCli
         }
         try
         {
-            var line = CommandLine.Parse(args.Skip(1), "no-special-tokens", "chat");
+            var line = CommandLine.Parse(args.Skip(1), "no-special-tokens", "chat", "quick");
             return args[0] switch
             {
                 "generate" => GenerateCommand.Run(line, output, error),
                 "tokenize" => TokenizeCommand.Run(line, output),
                 "create-test-model" => CreateTestModelCommand.Run(line, output),
-                var other => throw new UsageException($"unknown command '{other}' (commands: generate, tokenize, create-test-model)"),
+                "bench" => BenchCommand.Run(line, output),
+                var other => throw new UsageException($"unknown command '{other}' (commands: generate, tokenize, create-test-model, bench)"),
             };
         }
         catch (UsageException e)

@@ -43,6 +43,38 @@ public class EngineCoreSamplingTests
     }
 
     [Fact]
+    public void SamplesOfAPromptForkFromOnePrefill()
+    {
+        using var core = TinyEngine.Core(Arch, new EngineOptions { KvCacheBytes = 8 << 20 });
+        var random = new Random(4);
+        for (int r = 0; r < 4; r++)
+            core.Add($"p{r}", Enumerable.Range(0, 100).Select(_ => random.Next(512)).ToArray(),
+                new SamplingParams { N = 8, Temperature = 1, Seed = r, MaxTokens = 5, IgnoreEos = true });
+        var finals = RunToEnd(core);
+        var metrics = core.Metrics();
+        Assert.Equal(4 * 100, metrics.PromptTokensComputed);
+        Assert.Equal(7.0 / 8, metrics.PrefixCacheHitRate, 6);
+        Assert.All(finals.Values, f => Assert.All(f.Outputs, o => Assert.Equal(5, o.TokenIds.Count)));
+        Assert.All(finals.Values, f => Assert.Equal(7 * 100, f.CachedPromptTokens));
+        Assert.Equal(0, metrics.KvCacheUsage);
+    }
+
+    [Fact]
+    public void ForkedAndQueuedSamplesDrawTheSameTokens()
+    {
+        var sampling = new SamplingParams { N = 4, Temperature = 1, Seed = 9, MaxTokens = 6, IgnoreEos = true };
+        int[] prompt = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4];
+        using var forking = TinyEngine.Core(Arch, new EngineOptions { KvCacheBytes = 8 << 20 });
+        forking.Add("r", prompt, sampling);
+        var forked = RunToEnd(forking)["r"];
+        // With room for one sequence at a time, siblings cannot fork: they queue and prefill from the prefix cache.
+        using var queuing = TinyEngine.Core(Arch, new EngineOptions { KvCacheBytes = 8 << 20, MaxNumSequences = 1 });
+        queuing.Add("r", prompt, sampling);
+        var queued = RunToEnd(queuing)["r"];
+        for (int i = 0; i < 4; i++) Assert.Equal(forked.Outputs[i].TokenIds, queued.Outputs[i].TokenIds);
+    }
+
+    [Fact]
     public void LogprobsEqualLogSoftmaxOfTheReferenceLogits()
     {
         var loaded = TinyEngine.Model(Arch);

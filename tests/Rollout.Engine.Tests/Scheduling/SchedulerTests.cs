@@ -73,20 +73,56 @@ public class SchedulerTests
     }
 
     [Fact]
-    public void Samples_of_one_prompt_wait_for_the_first_prefill_and_then_hit_the_cache()
+    public void A_forked_sample_shares_full_blocks_copies_the_partial_tail_and_runs_at_once()
     {
-        var (scheduler, kv) = Create(numBlocks: 128, blockSize: 4, maxTokens: 256);
-        var samples = Enumerable.Range(0, 4).Select(i => Seq("a", 64, i)).ToArray();
-        foreach (var s in samples) scheduler.Add(s);
-        var other = Seq("b", 3);
-        scheduler.Add(other);
+        var (scheduler, kv) = Create(numBlocks: 16, blockSize: 4, maxTokens: 256);
+        var parent = Seq("a", 10, 0);
+        var child = Seq("a", 10, 1);
+        scheduler.Add(parent);
+        Step(scheduler);
+        Assert.True(kv.TryFork(parent, child, 10, out var tail));
+        Assert.Equal(parent.BlockTable[..2], child.BlockTable[..2]);
+        Assert.Equal((parent.BlockTable[2], child.BlockTable[2]), tail);
+        Assert.NotEqual(parent.BlockTable[2], child.BlockTable[2]);
+        Assert.Equal(10, child.NumCachedPromptTokens);
+        child.OutputTokenIds.Add(7);
+        scheduler.AddForked(child, finished: null);
+        Assert.Contains(child, scheduler.Running);
+        var next = scheduler.Schedule();
+        Assert.Contains(next.Scheduled, s => s.Sequence == child && s.NumTokens == 1 && s.Samples);
+        // Shared blocks survive the parent: freeing it leaves the child's KV in place.
+        scheduler.Abort("a");
+        Assert.Equal(kv.NumBlocks, kv.NumFreeBlocks);
+    }
 
-        Assert.Equal([samples[0]], Step(scheduler).Scheduled.Select(s => s.Sequence));
-        var output = Step(scheduler);
+    [Fact]
+    public void A_fork_finished_at_birth_frees_what_it_took()
+    {
+        var (scheduler, kv) = Create(numBlocks: 16, blockSize: 4, maxTokens: 256);
+        var parent = Seq("a", 6, 0);
+        var child = Seq("a", 6, 1);
+        scheduler.Add(parent);
+        Step(scheduler);
+        int freeBefore = kv.NumFreeBlocks;
+        Assert.True(kv.TryFork(parent, child, 6, out _));
+        scheduler.AddForked(child, FinishReason.Stop);
+        Assert.True(child.IsFinished);
+        Assert.Equal(freeBefore, kv.NumFreeBlocks);
+        Assert.DoesNotContain(child, scheduler.Running);
+    }
 
-        Assert.Equal([1, 4, 4, 4, 3], output.Scheduled.Select(s => s.NumTokens));
-        Assert.Equal(3 * 60, kv.PromptTokensHit);
-        Assert.All(samples[1..], s => Assert.Equal(60, s.NumCachedPromptTokens));
+    [Fact]
+    public void A_fork_needing_a_tail_block_fails_cleanly_when_none_is_free()
+    {
+        var (scheduler, kv) = Create(numBlocks: 2, blockSize: 4, maxTokens: 256);
+        var parent = Seq("a", 6, 0);
+        var child = Seq("a", 6, 1);
+        scheduler.Add(parent);
+        Step(scheduler);
+        Assert.Equal(0, kv.NumFreeBlocks);
+        Assert.False(kv.TryFork(parent, child, 6, out _));
+        Assert.Empty(child.BlockTable);
+        Assert.Equal(0, child.NumComputedTokens);
     }
 
     [Fact]
