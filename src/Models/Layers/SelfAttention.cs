@@ -6,16 +6,15 @@ using static TorchSharp.torch;
 namespace Rollout.Models.Layers;
 
 /// <summary>
-/// Grouped-query self-attention of the Llama family: q/k/v projections (optional bias), optional
+/// Grouped-query self-attention of the Llama family: q/k/v projections fused into one matmul
+/// (<c>qkv_proj</c>; <see cref="ParameterFusion"/> maps HF's q_proj/k_proj/v_proj onto its rows), optional
 /// per-head q/k RMSNorm (Qwen3), RoPE, attention through the batch's <see cref="IAttentionContext"/>,
 /// output projection.
 /// </summary>
 internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Tensor>
 {
 #pragma warning disable IDE1006 // HF parameter names
-    readonly Linear q_proj;
-    readonly Linear k_proj;
-    readonly Linear v_proj;
+    readonly Linear qkv_proj;
     readonly Linear o_proj;
     readonly RmsNorm? q_norm;
     readonly RmsNorm? k_norm;
@@ -35,9 +34,7 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         _headDim = config.HeadDim;
         _options = new AttentionLayerOptions(config.WindowOfLayer(layer));
         _rope = rope;
-        q_proj = new Linear(config.HiddenSize, _heads * _headDim, config.QkvBias, dtype, device);
-        k_proj = new Linear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias, dtype, device);
-        v_proj = new Linear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias, dtype, device);
+        qkv_proj = new Linear(config.HiddenSize, (_heads + 2 * _kvHeads) * _headDim, config.QkvBias, dtype, device);
         o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, dtype, device);
         if (config.QkNorm)
         {
@@ -52,9 +49,10 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
     {
         using var scope = NewDisposeScope();
         long tokens = x.shape[0];
-        var q = q_proj.forward(x).view(tokens, _heads, _headDim);
-        var k = k_proj.forward(x).view(tokens, _kvHeads, _headDim);
-        var v = v_proj.forward(x).view(tokens, _kvHeads, _headDim);
+        var qkv = qkv_proj.forward(x);
+        var q = qkv.narrow(-1, 0, _heads * _headDim).reshape(tokens, _heads, _headDim);
+        var k = qkv.narrow(-1, _heads * _headDim, _kvHeads * _headDim).reshape(tokens, _kvHeads, _headDim);
+        var v = qkv.narrow(-1, (_heads + _kvHeads) * _headDim, _kvHeads * _headDim).reshape(tokens, _kvHeads, _headDim);
         if (q_norm is not null) q = q_norm.forward(q);
         if (k_norm is not null) k = k_norm!.forward(k);
         q = _rope.Apply(q, positions);

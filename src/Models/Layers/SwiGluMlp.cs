@@ -3,19 +3,22 @@ using static TorchSharp.torch;
 
 namespace Rollout.Models.Layers;
 
-/// <summary>The Llama-family MLP: down(silu(gate(x)) * up(x)).</summary>
+/// <summary>
+/// The Llama-family MLP, down(silu(gate(x)) * up(x)), with gate and up fused into one matmul
+/// (<c>gate_up_proj</c>; <see cref="ParameterFusion"/> maps HF's gate_proj/up_proj onto its rows).
+/// </summary>
 internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // HF parameter names
-    readonly Linear gate_proj;
-    readonly Linear up_proj;
+    readonly Linear gate_up_proj;
     readonly Linear down_proj;
+    readonly long _intermediate;
 #pragma warning restore IDE1006
 
     public SwiGluMlp(long hidden, long intermediate, bool bias, ScalarType dtype, Device device) : base(nameof(SwiGluMlp))
     {
-        gate_proj = new Linear(hidden, intermediate, bias, dtype, device);
-        up_proj = new Linear(hidden, intermediate, bias, dtype, device);
+        _intermediate = intermediate;
+        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, dtype, device);
         down_proj = new Linear(intermediate, hidden, bias, dtype, device);
         RegisterComponents();
     }
@@ -23,6 +26,9 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        var gateUp = gate_up_proj.forward(x);
+        var gate = gateUp.narrow(-1, 0, _intermediate);
+        var up = gateUp.narrow(-1, _intermediate, _intermediate);
+        return down_proj.forward(nn.functional.silu(gate) * up).MoveToOuterDisposeScope();
     }
 }

@@ -53,9 +53,16 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     /// <summary>The same as <see cref="forward"/>.</summary>
     public Tensor Forward(ForwardBatch batch) => model.forward(batch);
 
-    /// <summary>Every parameter by its HF checkpoint name.</summary>
+    /// <summary>Every parameter by its module name (fused projections under their fused names).</summary>
     public IReadOnlyDictionary<string, Parameter> Parameters() =>
         named_parameters().ToDictionary(p => p.name, p => p.parameter);
+
+    /// <summary>
+    /// Every checkpoint tensor by its HF name, as a view into the parameter that holds it (the
+    /// q/k/v and gate/up projections live fused): what loading, saving and weight updates use.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor> CheckpointTensors() =>
+        named_parameters().SelectMany(p => ParameterFusion.Split(p.name, p.parameter, Config)).ToDictionary(p => p.Key, p => p.Value);
 
     /// <summary>
     /// Copies every parameter from <paramref name="checkpoint"/>, converting dtype and moving to the

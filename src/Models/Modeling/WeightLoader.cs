@@ -9,7 +9,8 @@ internal static class WeightLoader
 {
     public static void Load(TransformerModel model, ICheckpointReader checkpoint)
     {
-        var parameters = model.Parameters();
+        using var scope = NewDisposeScope();
+        var parameters = model.CheckpointTensors();
         var available = checkpoint.TensorNames.ToHashSet(StringComparer.Ordinal);
         var missing = parameters.Keys.Where(n => !available.Contains(n)).ToList();
         if (missing.Count > 0)

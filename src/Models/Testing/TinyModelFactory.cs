@@ -34,8 +34,9 @@ public static class TinyModelFactory
         File.WriteAllText(Path.Combine(directory, "generation_config.json"), generation.ToJsonString());
         using var model = TransformerModel.Create(config);
         Randomize(model, options.Seed, options.WeightScale);
+        using var scope = NewDisposeScope();
         SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"),
-            model.Parameters().Select(p => KeyValuePair.Create(p.Key, (Tensor)p.Value)),
+            model.CheckpointTensors(),
             new Dictionary<string, string> { ["format"] = "pt" });
         return config;
     }
@@ -50,7 +51,7 @@ public static class TinyModelFactory
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generator = new Generator((ulong)seed);
-        foreach (var (name, p) in model.Parameters())
+        foreach (var (name, p) in model.CheckpointTensors())
         {
             var draw = randn(p.shape, ScalarType.Float32, generator: generator);
             var value = name.EndsWith("norm.weight", StringComparison.Ordinal) ? 1.0 + 0.2 * draw
