@@ -1,11 +1,16 @@
+using System.Text.Json.Serialization;
+
 namespace Rollout.Bench.Peer;
 
 /// <summary>What a peer job measures.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<PeerWorkload>))]
 public enum PeerWorkload
 {
     /// <summary>Prefill every prompt, then decode all sequences together; the decode phase is the figure.</summary>
+    [JsonStringEnumMemberName("decode")]
     Decode,
     /// <summary>One long prompt; the prefill phase is the figure.</summary>
+    [JsonStringEnumMemberName("prefill")]
     Prefill,
 }
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Rollout.Bench.Peer;
 
@@ -19,11 +19,6 @@ public sealed class LlamaCppPeer : IDisposable
     const int StderrLinesKept = 100;
     static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
     static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
-
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
 
     readonly Process process;
     readonly TimeSpan timeout;
@@ -68,7 +63,7 @@ public sealed class LlamaCppPeer : IDisposable
         {
             process.Start();
             process.BeginErrorReadLine();
-            peer.Exchange(new { model = Path.GetFullPath(modelPath), threads, contextSize, maxSequences }, loading: true);
+            peer.Exchange(new PeerLoadRequest(Path.GetFullPath(modelPath), threads, contextSize, maxSequences), PeerJson.Default.PeerLoadRequest, loading: true);
             return peer;
         }
         catch (Exception e)
@@ -82,8 +77,9 @@ public sealed class LlamaCppPeer : IDisposable
     /// <exception cref="LlamaCppPeerException">The child refused the job (it keeps serving), timed out or died.</exception>
     public LlamaCppResult Run(LlamaCppJob job)
     {
-        var answer = Exchange(new { workload = job.Workload, prompts = job.Prompts, newTokens = job.NewTokens, firstStepLogits = job.FirstStepLogits }, loading: false);
-        return answer.Deserialize<LlamaCppResult>(Json) ?? throw new LlamaCppPeerException("the llama.cpp peer answered null");
+        var request = new PeerJobRequest(job.Workload, job.Prompts, job.NewTokens, job.FirstStepLogits);
+        var answer = Exchange(request, PeerJson.Default.PeerJobRequest, loading: false);
+        return answer.Deserialize(PeerJson.Default.LlamaCppResult) ?? throw new LlamaCppPeerException("the llama.cpp peer answered null");
     }
 
     /// <summary>Asks the child to exit, and kills it if it does not within a few seconds.</summary>
@@ -108,12 +104,12 @@ public sealed class LlamaCppPeer : IDisposable
     }
 
     // A refused load is explained by llama.cpp's log on stderr; a refused job by the answer alone.
-    JsonElement Exchange(object request, bool loading)
+    JsonElement Exchange<T>(T request, JsonTypeInfo<T> type, bool loading)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         try
         {
-            process.StandardInput.WriteLine(JsonSerializer.Serialize(request, Json));
+            process.StandardInput.WriteLine(JsonSerializer.Serialize(request, type));
             process.StandardInput.Flush();
         }
         catch (IOException e)
