@@ -26,7 +26,7 @@ sealed class LlamaCppSession : IDisposable
 
     int SequenceCapacity => (int)(parameters.ContextSize!.Value / parameters.SeqMax);
 
-    public static LlamaCppSession Load(LoadRequest request)
+    public static async Task<LlamaCppSession> LoadAsync(LoadRequest request)
     {
         if (request.Threads <= 0 || request.MaxSequences <= 0 || request.ContextSize < request.MaxSequences)
             throw new ArgumentException($"threads ({request.Threads}) and maxSequences ({request.MaxSequences}) must be positive and contextSize ({request.ContextSize}) at least maxSequences");
@@ -50,7 +50,18 @@ sealed class LlamaCppSession : IDisposable
             // Reading the file into memory, not mapping it, lets the parent rewrite or delete it while we run.
             LoadMode = LLamaLoadMode.None,
         };
-        return new LlamaCppSession(LLamaWeights.LoadFromFile(parameters), parameters);
+        var session = new LlamaCppSession(LLamaWeights.LoadFromFile(parameters), parameters);
+        try
+        {
+            // A process's first llama_decode takes seconds longer than later ones; pay for it here, so no job is timed cold.
+            await session.RunAsync(new JobRequest("decode", [[0]], NewTokens: 1));
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
     }
 
     public async Task<JobAnswer> RunAsync(JobRequest job)

@@ -41,7 +41,7 @@ static class Program
         {
             if (session is null)
             {
-                onLoaded(LlamaCppSession.Load(Parse<LoadRequest>(line)));
+                onLoaded(await LlamaCppSession.LoadAsync(Parse<LoadRequest>(line)));
                 return JsonSerializer.Serialize(new LoadAnswer(true), Protocol.Json);
             }
             return JsonSerializer.Serialize(await session.RunAsync(Parse<JobRequest>(line)), Protocol.Json);
