@@ -6,7 +6,7 @@ using LLama.Native;
 
 namespace Rollout.Bench.LlamaCpp;
 
-/// <summary>A loaded model and the context settings every job's executor is created with.</summary>
+/// <summary>A loaded model and the warm executor (context and KV cache) jobs run in.</summary>
 sealed class LlamaCppSession : IDisposable
 {
     // Large enough for a 512-token prefill or 64 sequences x 32-token prompts in one llama_decode.
@@ -16,6 +16,9 @@ sealed class LlamaCppSession : IDisposable
     readonly LLamaWeights weights;
     readonly ModelParams parameters;
     readonly int vocabSize;
+    BatchedExecutor? executor;
+    // Conversations the executor has created: their sequence ids never come back.
+    int sequencesUsed;
 
     LlamaCppSession(LLamaWeights weights, ModelParams parameters)
     {
@@ -44,7 +47,7 @@ sealed class LlamaCppSession : IDisposable
             UBatchSize = Math.Min(MaxMicroBatch, batch),
             TypeK = GGMLType.GGML_TYPE_F32,
             TypeV = GGMLType.GGML_TYPE_F32,
-            // Measured slower for F32 on this CPU, and Rollout's attention is unfused too.
+            // Off like Rollout's unfused attention; not measured to help F32 on this CPU.
             FlashAttention = false,
             GpuLayerCount = 0,
             // Reading the file into memory, not mapping it, lets the parent rewrite or delete it while we run.
@@ -53,8 +56,7 @@ sealed class LlamaCppSession : IDisposable
         var session = new LlamaCppSession(LLamaWeights.LoadFromFile(parameters), parameters);
         try
         {
-            // A process's first llama_decode takes seconds longer than later ones; pay for it here, so no job is timed cold.
-            await session.RunAsync(new JobRequest("decode", [[0]], NewTokens: 1));
+            session.executor = await session.WarmExecutorAsync();
             return session;
         }
         catch
@@ -67,8 +69,17 @@ sealed class LlamaCppSession : IDisposable
     public async Task<JobAnswer> RunAsync(JobRequest job)
     {
         Validate(job);
-        // Sequence ids only grow within an executor, so each job gets a fresh one (and a fresh KV cache).
-        using var executor = new BatchedExecutor(weights, parameters);
+        // An executor hands out sequence ids 0, 1, 2, ... and never reuses one; llama.cpp refuses ids past
+        // maxSequences. Creating a context takes seconds (64 sequences: ~4 s), so it is replaced only then.
+        if (executor is null || sequencesUsed + job.Prompts.Length > parameters.SeqMax)
+        {
+            executor?.Dispose();
+            // Null until the replacement is warm, so a failed warm-up is retried by the next job.
+            executor = null;
+            executor = await WarmExecutorAsync();
+        }
+        sequencesUsed += job.Prompts.Length;
+        var current = executor;
         var conversations = new List<Conversation>(job.Prompts.Length);
         try
         {
@@ -82,11 +93,11 @@ sealed class LlamaCppSession : IDisposable
             // only consecutive ascending ids into one sub-batch.
             foreach (var prompt in job.Prompts)
             {
-                var conversation = executor.Create();
+                var conversation = current.Create();
                 conversations.Add(conversation);
                 conversation.Prompt(Array.ConvertAll(prompt, id => (LLamaToken)id).AsSpan());
             }
-            await InferAndPickAsync(executor, conversations, picked, logits);
+            await InferAndPickAsync(current, conversations, picked, logits);
             double prefillSeconds = clock.Elapsed.TotalSeconds;
             Append(tokens, picked);
 
@@ -95,7 +106,7 @@ sealed class LlamaCppSession : IDisposable
             for (int step = 0; step < steps; step++)
             {
                 for (int i = 0; i < sequences; i++) conversations[i].Prompt((LLamaToken)picked[i]);
-                await InferAndPickAsync(executor, conversations, picked, null);
+                await InferAndPickAsync(current, conversations, picked, null);
                 Append(tokens, picked);
             }
             double decodeSeconds = clock.Elapsed.TotalSeconds;
@@ -126,7 +137,33 @@ sealed class LlamaCppSession : IDisposable
         }
     }
 
-    public void Dispose() => weights.Dispose();
+    // A context's first llama_decode is seconds slower than later ones (measured 1-3 s); one untimed decode
+    // here keeps that out of every job's figures. It uses sequence 0 directly, then clears the cache.
+    async Task<BatchedExecutor> WarmExecutorAsync()
+    {
+        var warm = new BatchedExecutor(weights, parameters);
+        try
+        {
+            var batch = new LLamaBatch();
+            batch.Add((LLamaToken)0, 0, (LLamaSeqId)0, true);
+            var result = await warm.Context.DecodeAsync(batch, CancellationToken.None);
+            if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed while warming up: {result}");
+            warm.Context.NativeHandle.MemoryClear(true);
+            sequencesUsed = 0;
+            return warm;
+        }
+        catch
+        {
+            warm.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        executor?.Dispose();
+        weights.Dispose();
+    }
 
     static int ArgMax(ReadOnlySpan<float> row)
     {
