@@ -48,11 +48,12 @@ public static class TinyModelFactory
     /// </summary>
     public static void Randomize(TransformerModel model, long seed, double weightScale = 1.0)
     {
-        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generator = new Generator((ulong)seed);
         foreach (var (name, p) in model.CheckpointTensors())
         {
+            // One scope per parameter: a model of hundreds of MB would otherwise hold every draw until the end.
+            using var scope = NewDisposeScope();
             var draw = randn(p.shape, ScalarType.Float32, generator: generator);
             var value = name.EndsWith("norm.weight", StringComparison.Ordinal) ? 1.0 + 0.2 * draw
                 : p.dim() == 1 ? 0.2 * draw
