@@ -61,14 +61,14 @@ public static class PeerModelFile
     {
         using var model = TransformerModel.Create(config);
         TinyModelFactory.Randomize(model, seed, weightScale);
-        var parameters = model.Parameters();
+        var parameters = model.CheckpointTensors();
         // Scaling the final norm scales every logit, widening top-1/top-2 gaps without touching the layers' dynamics.
         if (logitScale != 1)
         {
             using var noGrad = no_grad();
             parameters["model.norm.weight"].mul_(logitScale);
         }
-        GgufLlamaWriter.Write(path, config, parameters.ToDictionary(p => p.Key, p => (Tensor)p.Value), Vocabulary(config.VocabSize));
+        GgufLlamaWriter.Write(path, config, parameters, Vocabulary(config.VocabSize));
         return config;
     }
 
