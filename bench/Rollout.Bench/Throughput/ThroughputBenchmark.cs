@@ -44,6 +44,8 @@ internal static class ThroughputBenchmark
 
             var (engineTps, metrics) = RunEngine(loaded, prompts, w);
             log.WriteLine($"engine:  {engineTps,8:F1} tok/s  (prefix hit {metrics.PrefixCacheHitRate:P1}, {metrics.Steps} steps, {metrics.Preemptions} preemptions, decode step {metrics.MeanDecodeStepTime.TotalMilliseconds:F1} ms at batch {metrics.MeanDecodeBatchSize:F0})");
+            var profile = metrics.StepProfile;
+            log.WriteLine($"         mean step: schedule {profile.Schedule.TotalMilliseconds:F1} ms, model {profile.Model.TotalMilliseconds:F1} ms, sample {profile.Sample.TotalMilliseconds:F1} ms, apply {profile.Apply.TotalMilliseconds:F1} ms");
             double staticTps = RunStatic(model, prompts, w);
             log.WriteLine($"static:  {staticTps,8:F1} tok/s");
             double naiveTps = RunNaive(model, prompts, w);

@@ -29,6 +29,15 @@ public sealed record EngineMetrics
     public TimeSpan MeanDecodeStepTime { get; init; }
     /// <summary>Mean number of sequences in decode-only steps.</summary>
     public double MeanDecodeBatchSize { get; init; }
+    /// <summary>Mean time per step of each phase: where a step's time goes.</summary>
+    public StepProfile StepProfile { get; init; } = new(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
     /// <summary>The weight version new tokens are generated with.</summary>
     public long WeightVersion { get; init; }
 }
+
+/// <summary>Mean wall time per step of each phase.</summary>
+/// <param name="Schedule">Choosing the batch and allocating its KV slots.</param>
+/// <param name="Model">Packing, the forward pass and the logits.</param>
+/// <param name="Sample">The sampler over all sampling rows.</param>
+/// <param name="Apply">Appending tokens, finish checks, detokenization, outputs.</param>
+public sealed record StepProfile(TimeSpan Schedule, TimeSpan Model, TimeSpan Sample, TimeSpan Apply);

@@ -34,6 +34,7 @@ internal sealed class EngineCore : IDisposable
     public EngineCore(CausalLanguageModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions options)
     {
         options.Validate();
+        if (model.Options.Device.type == DeviceType.CPU) HostMemoryRetention.Apply();
         _model = model;
         _tokenizer = tokenizer;
         _eosTokenIds = eosTokenIds;
@@ -128,9 +129,10 @@ internal sealed class EngineCore : IDisposable
     /// <summary>Runs one step; returns snapshots of the requests whose completions advanced or ended.</summary>
     public IReadOnlyList<RequestOutput> Step()
     {
+        long start = Stopwatch.GetTimestamp();
         var scheduled = _scheduler.Schedule();
         if (scheduled.IsEmpty) return [];
-        long start = Stopwatch.GetTimestamp();
+        long scheduledAt = Stopwatch.GetTimestamp();
         using var scope = NewDisposeScope();
 
         var step = new List<StepSequence>(scheduled.Scheduled.Count);
@@ -144,6 +146,7 @@ internal sealed class EngineCore : IDisposable
             step.Add(new StepSequence(tokens, seq.NumComputedTokens, seq.BlockTable, rows));
         }
         var logits = _runner.Run(step);
+        long ranAt = Stopwatch.GetTimestamp();
 
         var samplingRows = new List<SamplingRow>();
         var samplingIndex = new List<long>();
@@ -178,6 +181,7 @@ internal sealed class EngineCore : IDisposable
         var chosen = samplingRows.Count == 0 ? []
             : _sampler.Sample(logits.index_select(0, tensor(samplingIndex.ToArray(), device: logits.device)), samplingRows).Tokens;
 
+        long sampledAt = Stopwatch.GetTimestamp();
         var tokensBySequence = new Dictionary<Sequence, int>(draws.Count);
         var scoredBySequence = new Dictionary<Sequence, ScoredToken>(draws.Count);
         long version = WeightVersion;
@@ -214,7 +218,9 @@ internal sealed class EngineCore : IDisposable
             if (request.Finished) _requests.Remove(request.Id);
         }
         bool decodeOnly = promptTokens == 0 && scheduled.TotalTokens == scheduled.Scheduled.Count;
-        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count, now - start);
+        long end = Stopwatch.GetTimestamp();
+        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count,
+            new StepPhases(scheduledAt - start, ranAt - scheduledAt, sampledAt - ranAt, end - sampledAt));
         return outputs;
     }
 

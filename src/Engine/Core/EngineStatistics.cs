@@ -10,15 +10,21 @@ internal sealed class EngineStatistics
     long _steps, _busyTicks, _decodeSteps, _decodeTicks, _decodeSequences;
     long _promptTokens, _generatedTokens, _preemptions;
     long _firstTokens, _firstTokenTicks;
+    long _scheduleTicks, _modelTicks, _sampleTicks, _applyTicks;
 
     /// <param name="promptTokens">Prompt tokens fed this step (prefill or recompute).</param>
     /// <param name="sequences">Sequences in the step.</param>
     /// <param name="decodeOnly">Whether every sequence fed just its one last generated token.</param>
     /// <param name="preempted">Sequences preempted while scheduling it.</param>
     /// <param name="sampled">Tokens generated.</param>
-    /// <param name="elapsedTicks">Wall time of the step.</param>
-    public void RecordStep(int promptTokens, int sequences, bool decodeOnly, int preempted, int sampled, long elapsedTicks)
+    /// <param name="phases">Where the step's wall time went.</param>
+    public void RecordStep(int promptTokens, int sequences, bool decodeOnly, int preempted, int sampled, StepPhases phases)
     {
+        long elapsedTicks = phases.Total;
+        _scheduleTicks += phases.Schedule;
+        _modelTicks += phases.Model;
+        _sampleTicks += phases.Sample;
+        _applyTicks += phases.Apply;
         _steps++;
         _busyTicks += elapsedTicks;
         _preemptions += preempted;
@@ -54,7 +60,17 @@ internal sealed class EngineStatistics
         MeanDecodeStepTime = _decodeSteps == 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(Seconds(_decodeTicks) / _decodeSteps),
         MeanDecodeBatchSize = _decodeSteps == 0 ? 0 : (double)_decodeSequences / _decodeSteps,
         WeightVersion = weightVersion,
+        StepProfile = _steps == 0 ? new StepProfile(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero)
+            : new StepProfile(Mean(_scheduleTicks), Mean(_modelTicks), Mean(_sampleTicks), Mean(_applyTicks)),
     };
 
+    TimeSpan Mean(long ticks) => TimeSpan.FromSeconds(Seconds(ticks) / _steps);
+
     static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+}
+
+/// <summary>Wall-clock ticks of one step's phases.</summary>
+internal readonly record struct StepPhases(long Schedule, long Model, long Sample, long Apply)
+{
+    public long Total => Schedule + Model + Sample + Apply;
 }

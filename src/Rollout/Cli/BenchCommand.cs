@@ -13,8 +13,9 @@ internal static class BenchCommand
           --json   also write the figures to FILE
         """;
 
-    public static int Run(CommandLine line, TextWriter output)
+    public static int Run(string[] args, CommandLine line, TextWriter output)
     {
+        if (SingleArenaRelaunch.RunRelaunchedIfNeeded(args) is int code) return code;
         if (line.Positional.Count != 1) throw new UsageException("bench takes one benchmark name: throughput");
         bool quick = line.Flag("quick");
         string? json = line.String("json");

@@ -33,7 +33,7 @@ internal static class RolloutCli
                 "generate" => GenerateCommand.Run(line, output, error),
                 "tokenize" => TokenizeCommand.Run(line, output),
                 "create-test-model" => CreateTestModelCommand.Run(line, output),
-                "bench" => BenchCommand.Run(line, output),
+                "bench" => BenchCommand.Run(args, line, output),
                 var other => throw new UsageException($"unknown command '{other}' (commands: generate, tokenize, create-test-model, bench)"),
             };
         }
