@@ -24,6 +24,12 @@ public sealed record EngineOptions
     /// <summary>Reuse KV blocks of identical prompt prefixes across requests.</summary>
     public bool PrefixCaching { get; init; } = true;
 
+    /// <summary>
+    /// Keep the decoding sequences' KV gathered between steps, appending one token per step instead of
+    /// gathering every block again (much faster at large batches; costs a second copy of that KV).
+    /// </summary>
+    public bool MirrorDecodeKv { get; init; } = true;
+
     /// <summary>Seed of the draws of requests that give no seed of their own.</summary>
     public long Seed { get; init; }
 

@@ -53,7 +53,7 @@ internal sealed class EngineCore : IDisposable
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             ChunkedPrefill = options.ChunkedPrefill,
         }, _kvCache);
-        _runner = new ModelRunner(model, _kv);
+        _runner = new ModelRunner(model, _kv, options.MirrorDecodeKv);
         _sampler = new Sampler(new Random(unchecked((int)options.Seed)));
         MaxModelLength = (int)Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens);
     }
@@ -143,7 +143,7 @@ internal sealed class EngineCore : IDisposable
             var tokens = new int[numTokens];
             seq.CopyTokens(seq.NumComputedTokens, tokens);
             int rows = PromptLogprobRows(seq, numTokens) > 0 ? numTokens : samples ? 1 : 0;
-            step.Add(new StepSequence(tokens, seq.NumComputedTokens, seq.BlockTable, rows));
+            step.Add(new StepSequence(seq.ArrivalOrder, tokens, seq.NumComputedTokens, seq.BlockTable, rows));
         }
         var logits = _runner.Run(step);
         long ranAt = Stopwatch.GetTimestamp();
@@ -262,5 +262,9 @@ internal sealed class EngineCore : IDisposable
         request.RecordPromptLogprobs(PromptLogprobs.Compute(rows, next, request.Params.PromptLogprobs ?? 0));
     }
 
-    public void Dispose() => _kv.Dispose();
+    public void Dispose()
+    {
+        _runner.Dispose();
+        _kv.Dispose();
+    }
 }

@@ -9,15 +9,17 @@ namespace Rollout.Engine.Execution;
 /// (decodes first), runs the model over the paged KV cache, and returns float32 logits only for the
 /// rows that sample, in the order the sequences were given.
 /// </summary>
-internal sealed class ModelRunner
+internal sealed class ModelRunner : IDisposable
 {
     readonly CausalLanguageModel _model;
     readonly PagedKvTensors _kv;
     readonly Device _device;
     readonly int?[] _windows;
+    readonly DecodeKvMirror? _mirror;
 
-    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv)
+    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv, bool mirrorDecodeKv = true)
     {
+        _mirror = mirrorDecodeKv ? new DecodeKvMirror(model.Config.NumHiddenLayers) : null;
         _model = model;
         _kv = kv;
         _device = model.Options.Device;
@@ -51,9 +53,11 @@ internal sealed class ModelRunner
         var batch = new ForwardBatch(
             tensor(ids.ToArray(), device: _device),
             tensor(positions.ToArray(), device: _device),
-            new PagedAttention(_kv, packed, _windows, _device));
+            new PagedAttention(_kv, packed, _windows, _device, _mirror));
         var hidden = _model.Forward(batch);
         var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
         return _model.ComputeLogits(hidden, rows).MoveToOuterDisposeScope();
     }
+
+    public void Dispose() => _mirror?.Dispose();
 }

@@ -19,7 +19,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
 
     public static IEnumerable<object[]> Regimes() =>
         from arch in new[] { "Qwen3ForCausalLM", "MistralForCausalLM" }
-        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget" }
+        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget", "gather-every-step" }
         select new object[] { arch, regime };
 
     static EngineOptions OptionsFor(string regime) => regime switch
@@ -28,6 +28,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
         "no-prefix,no-chunking" => new EngineOptions { KvCacheBytes = 4 << 20, PrefixCaching = false, ChunkedPrefill = false, MaxNumBatchedTokens = 512 },
         "small-pool-preemption" => new EngineOptions { KvCacheBytes = 0, MaxNumBatchedTokens = 256 },
         "tiny-budget" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 24, MaxNumSequences = 8 },
+        "gather-every-step" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 256, MirrorDecodeKv = false },
         _ => throw new ArgumentException(regime),
     };
 
