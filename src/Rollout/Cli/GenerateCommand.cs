@@ -10,7 +10,7 @@ namespace Rollout.Cli;
 internal static class GenerateCommand
 {
     public const string Help = """
-        rollout generate [--model DIR|FILE.gguf] --prompt TEXT [--chat] [--max-tokens N] [--temperature T] [--seed S]
+        rollout generate [--model DIR|FILE.gguf] --prompt TEXT [--chat] [--max-tokens N] [--temperature T] [--seed S] [--device D] [--dtype T]
           Prints the prompt and its completion, token by token.
           --model        a Hugging Face model directory or a GGUF file (default: a tiny test model it creates)
           --prompt       the text to complete (may be empty: generation then starts from BOS)
@@ -18,6 +18,8 @@ internal static class GenerateCommand
           --max-tokens   most tokens to generate (default 64)
           --temperature  0 for greedy (default), above 0 to sample
           --seed         seed of the sampling draws (default 0)
+          --device       cpu (default) or cuda / cuda:N, where the CUDA build of libtorch is installed
+          --dtype        float32 (default) or bfloat16
         """;
 
     public static int Run(CommandLine line, TextWriter output, TextWriter log)
@@ -31,9 +33,10 @@ internal static class GenerateCommand
             Temperature = line.Double("temperature", 0, min: 0),
             Seed = line.Int("seed", 0),
         };
+        var modelOptions = new ModelOptions { Device = Device(line.String("device") ?? "cpu"), DType = DType(line.String("dtype") ?? "float32") };
         line.RejectUnknown();
         if (line.Positional.Count > 0) throw new UsageException($"unexpected argument '{line.Positional[0]}'");
-        using var loaded = ModelLoader.Load(modelPath ?? DefaultModel.EnsureExists(log));
+        using var loaded = ModelLoader.Load(modelPath ?? DefaultModel.EnsureExists(log), modelOptions);
         var tokenizer = loaded.Tokenizer ?? throw new ModelLoadException($"{loaded.Source} has no tokenizer: generate needs one to read the prompt");
         if (loaded.Model is not CausalLanguageModel model)
             throw new ModelLoadException($"{loaded.Config.Architecture} is not a language model: it scores sequences, it does not generate");
@@ -58,4 +61,20 @@ internal static class GenerateCommand
         output.WriteLine(detokenizer.Flush());
         return 0;
     }
+
+    static TorchSharp.torch.Device Device(string name)
+    {
+        if (name != "cpu" && name != "cuda" && !name.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new UsageException($"--device must be cpu, cuda or cuda:N, not '{name}'");
+        if (name != "cpu" && !TorchSharp.torch.cuda.is_available())
+            throw new UsageException($"--device {name}: CUDA is not available (this build links the CPU libtorch, or no GPU is visible)");
+        return TorchSharp.torch.device(name);
+    }
+
+    static TorchSharp.torch.ScalarType DType(string name) => name switch
+    {
+        "float32" => TorchSharp.torch.ScalarType.Float32,
+        "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
+        _ => throw new UsageException($"--dtype must be float32 or bfloat16, not '{name}'"),
+    };
 }

@@ -88,6 +88,8 @@ public class RolloutCliTests
     [InlineData(new[] { "generate", "--prompt", "x", "--temprature", "1" }, "unknown option --temprature")]
     [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
     [InlineData(new[] { "generate" }, "--prompt is required")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--device", "tpu" }, "--device must be cpu, cuda or cuda:N")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--dtype", "int8" }, "--dtype must be float32 or bfloat16")]
     public void UsageErrorsExitWithTwo(string[] args, string expected)
     {
         var (code, _, error) = Run(args);
