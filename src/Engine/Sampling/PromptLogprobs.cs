@@ -22,25 +22,10 @@ internal static class PromptLogprobs
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var logprobs = logits.to(ScalarType.Float32).log_softmax(-1);
-        var next = tensor(nextTokenIds.Select(id => (long)id).ToArray(), ScalarType.Int64, logits.device).unsqueeze(1);
-        var actual = logprobs.gather(1, next).squeeze(1).cpu().data<float>().ToArray();
-        int k = (int)Math.Min(topK, logprobs.shape[1]);
-        float[] topValues = [];
-        long[] topIds = [];
-        if (k > 0)
-        {
-            var (values, indices) = logprobs.topk(k);
-            topValues = values.cpu().data<float>().ToArray();
-            topIds = indices.cpu().data<long>().ToArray();
-        }
-
+        var next = tensor(nextTokenIds.Select(id => (long)id).ToArray(), ScalarType.Int64, logits.device);
+        var (actual, top) = LogprobLookup.Read(logprobs, next, topK);
         var output = new ScoredToken[nextTokenIds.Count];
-        for (int i = 0; i < output.Length; i++)
-        {
-            var top = new TokenLogprob[k];
-            for (int j = 0; j < k; j++) top[j] = new TokenLogprob((int)topIds[i * k + j], topValues[i * k + j]);
-            output[i] = new ScoredToken(nextTokenIds[i], actual[i], top);
-        }
+        for (int i = 0; i < output.Length; i++) output[i] = new ScoredToken(nextTokenIds[i], actual[i], top[i]);
         return output;
     }
 }

@@ -215,17 +215,7 @@ internal sealed class Sampler
         var logprobs = rawLogprobs is null ? processed!
             : processed is null ? rawLogprobs
             : where(tensor(rows.Select(r => r.Params.LogprobsMode == LogprobsMode.Raw).ToArray(), device: rawLogprobs.device).unsqueeze(1), rawLogprobs, processed);
-        var chosen = logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1).cpu().data<float>().ToArray();
-        int k = (int)Math.Min(rows.Max(r => r.Params.Logprobs ?? 0), logprobs.shape[1]);
-        float[] topValues = [];
-        long[] topIds = [];
-        if (k > 0)
-        {
-            var (values, indices) = logprobs.topk(k);
-            topValues = values.cpu().data<float>().ToArray();
-            topIds = indices.cpu().data<long>().ToArray();
-        }
-
+        var (chosen, top) = LogprobLookup.Read(logprobs, tokens, rows.Max(r => r.Params.Logprobs ?? 0));
         var output = new ScoredToken[rows.Count];
         for (int r = 0; r < rows.Count; r++)
         {
@@ -234,9 +224,7 @@ internal sealed class Sampler
                 output[r] = new ScoredToken((int)ids[r], null, []);
                 continue;
             }
-            var top = new TokenLogprob[Math.Min(wanted, k)];
-            for (int j = 0; j < top.Length; j++) top[j] = new TokenLogprob((int)topIds[r * k + j], topValues[r * k + j]);
-            output[r] = new ScoredToken((int)ids[r], chosen[r], top);
+            output[r] = new ScoredToken((int)ids[r], chosen[r], top[r][..Math.Min(wanted, top[r].Length)]);
         }
         return new SamplerOutput(output);
     }
