@@ -166,7 +166,10 @@ public sealed class LlmEngine : IDisposable
         {
             try
             {
-                done.SetResult(action(new StepBoundary(_core)));
+                var result = action(new StepBoundary(_core));
+                // Whoever awaits this reads Metrics next: let them see what their action, and every command before it, did.
+                _metrics = _core.Metrics();
+                done.SetResult(result);
             }
             catch (Exception e)
             {
