@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Rollout.Bench.Hardware;
 using Rollout.Engine;
+using Rollout.Engine.Execution;
 using Rollout.Engine.Sampling;
 using Rollout.Models.Loading;
 using TorchSharp;
@@ -116,7 +116,7 @@ internal static class PeerBenchmark
     /// </summary>
     static (double TokensPerSecond, int[] FirstTokens) RunRollout(LoadedModel loaded, Workload w, int[][] prompts)
     {
-        long bytesPerToken = 2L * loaded.Config.NumHiddenLayers * loaded.Config.NumKeyValueHeads * loaded.Config.HeadDim * sizeof(float);
+        long bytesPerToken = PagedKvTensors.BytesPerBlock(loaded.Config, blockSize: 1, loaded.Model.Options.DType);
         var options = new EngineOptions
         {
             KvCacheBytes = (long)(w.Sequences * (w.PromptTokens + w.NewTokens + 32) * bytesPerToken * 1.2),
@@ -141,6 +141,4 @@ internal static class PeerBenchmark
 
     static string Spread(List<double> values) => $"{Median(values):F1} ({values.Min():F0}-{values.Max():F0})";
 
-    public static void WriteJson(string path, IReadOnlyDictionary<string, object> result) =>
-        File.WriteAllText(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Rollout.Bench.Hardware;
 using Rollout.Engine;
+using Rollout.Engine.Execution;
 using Rollout.Engine.Sampling;
 using Rollout.Models;
 using Rollout.Models.Attention;
@@ -81,7 +81,7 @@ internal static class ThroughputBenchmark
 
     static (double TokensPerSecond, EngineMetrics Metrics) RunEngine(LoadedModel loaded, int[][] prompts, ThroughputWorkload w)
     {
-        long bytesPerToken = 2L * loaded.Config.NumHiddenLayers * loaded.Config.NumKeyValueHeads * loaded.Config.HeadDim * sizeof(float);
+        long bytesPerToken = PagedKvTensors.BytesPerBlock(loaded.Config, blockSize: 1, loaded.Model.Options.DType);
         var options = new EngineOptions
         {
             KvCacheBytes = (long)(w.Sequences * (w.PromptTokens + w.NewTokens + 32) * bytesPerToken * 1.1),
@@ -144,6 +144,4 @@ internal static class ThroughputBenchmark
         return generated / watch.Elapsed.TotalSeconds;
     }
 
-    public static void WriteJson(string path, IReadOnlyDictionary<string, object> result) =>
-        File.WriteAllText(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 }

@@ -77,21 +77,21 @@ public sealed class ReferenceGenerator
         return ToMatrix(cat(parts, 0));
     }
 
-    float[] LastLogits(IReadOnlyList<int> tokens)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var hidden = Forward(tokens, 0, new UncachedAttention([tokens.Count]));
-        return _model.ComputeLogits(hidden, tensor(new long[] { tokens.Count - 1 }, device: _model.Options.Device)).cpu().data<float>().ToArray();
-    }
+    float[] LastLogits(IReadOnlyList<int> tokens) => LastLogits(tokens, 0, new UncachedAttention([tokens.Count]));
 
     float[] CachedLastLogits(ContiguousKvCache cache, List<int> tokens, int fed)
     {
+        int n = tokens.Count - fed;
+        return LastLogits(tokens.GetRange(fed, n), fed, new ContiguousCacheAttention([(cache, n)]));
+    }
+
+    /// <summary>Logits of the last of <paramref name="ids"/>, fed from <paramref name="firstPosition"/> on.</summary>
+    float[] LastLogits(IReadOnlyList<int> ids, int firstPosition, IAttentionContext attention)
+    {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        int n = tokens.Count - fed;
-        var hidden = Forward(tokens.GetRange(fed, n), fed, new ContiguousCacheAttention([(cache, n)]));
-        return _model.ComputeLogits(hidden, tensor(new long[] { n - 1 }, device: _model.Options.Device)).cpu().data<float>().ToArray();
+        var hidden = Forward(ids, firstPosition, attention);
+        return _model.ComputeLogits(hidden, tensor(new long[] { ids.Count - 1 }, device: _model.Options.Device)).cpu().data<float>().ToArray();
     }
 
     Tensor Forward(IReadOnlyList<int> ids, int firstPosition, IAttentionContext attention)

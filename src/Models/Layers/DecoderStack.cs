@@ -30,6 +30,7 @@ internal sealed class DecoderStack : nn.Module<ForwardBatch, Tensor>
     public override Tensor forward(ForwardBatch batch)
     {
         using var scope = NewDisposeScope();
+        _rope.EnsureCovers(batch.Positions);
         var x = embed_tokens.forward(batch.InputIds);
         foreach (var layer in layers) x = layer.forward(x, batch.Positions, batch);
         return norm.forward(x).MoveToOuterDisposeScope();

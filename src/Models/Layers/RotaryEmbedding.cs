@@ -55,7 +55,6 @@ internal sealed class RotaryEmbedding : IDisposable
     /// <summary>Rotates <paramref name="x"/> [T, heads, head_dim] by the angles of <paramref name="positions"/> [T].</summary>
     public Tensor Apply(Tensor x, Tensor positions)
     {
-        EnsureCovers(positions);
         using var scope = NewDisposeScope();
         var cos = _cos.index_select(0, positions).unsqueeze(1);
         var sin = _sin.index_select(0, positions).unsqueeze(1);
@@ -64,7 +63,8 @@ internal sealed class RotaryEmbedding : IDisposable
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
-    void EnsureCovers(Tensor positions)
+    /// <summary>Grows the tables to cover <paramref name="positions"/>; once per forward pass, before any layer applies them.</summary>
+    public void EnsureCovers(Tensor positions)
     {
         long current = _cos.shape[0];
         long needed = positions.max().item<long>() + 1;

@@ -1,3 +1,4 @@
+using Rollout.Bench;
 using Rollout.Bench.Peer;
 using Rollout.Bench.Throughput;
 
@@ -29,14 +30,14 @@ internal static class BenchCommand
             case "throughput":
                 line.RejectUnknown();
                 var result = ThroughputBenchmark.Run(quick ? ThroughputWorkload.Quick : ThroughputWorkload.Full, output);
-                if (json is not null) ThroughputBenchmark.WriteJson(json, result);
+                if (json is not null) BenchJson.Write(json, result);
                 return 0;
             case "peer":
                 string? model = line.String("model");
                 int threads = line.Int("threads", Math.Min(2, Environment.ProcessorCount), min: 1);
                 line.RejectUnknown();
                 var peer = PeerBenchmark.Run(quick, model, threads, output);
-                if (json is not null) PeerBenchmark.WriteJson(json, peer);
+                if (json is not null) BenchJson.Write(json, peer);
                 return 0;
             default:
                 throw new UsageException($"unknown benchmark '{line.Positional[0]}' (benchmarks: throughput, peer)");
