@@ -4,6 +4,7 @@ using Rollout.Engine;
 using Rollout.Engine.Execution;
 using Rollout.Engine.Sampling;
 using Rollout.Models.Loading;
+using Rollout.Models.Native;
 using TorchSharp;
 
 namespace Rollout.Bench.Peer;
@@ -54,7 +55,7 @@ internal static class PeerBenchmark
             torch.CPU, TimeSpan.FromMilliseconds(quick ? 100 : 1000));
         double gbps = HardwareBounds.MemoryReadGbps(1L << 30, torch.CPU, TimeSpan.FromMilliseconds(quick ? 100 : 1000));
         double flopsPerToken = 2.0 * weightBytes / sizeof(float);
-        log.WriteLine($"bounds: matmul {gflops:F0} GFLOP/s, memory read {gbps:F1} GB/s, {weightBytes / 1e6:F0} MB of weights read per decode step; {threads} threads");
+        log.WriteLine($"bounds: matmul {gflops:F0} GFLOP/s, memory read {gbps:F1} GB/s, {weightBytes / 1e6:F0} MB of weights read per decode step; {threads} threads; MKL dispatch: {MklCpuDispatch.State}");
 
         var random = new Random(17);
         var prompts = workloads.ToDictionary(w => w.Name, w => Enumerable.Range(0, w.Sequences)
@@ -93,6 +94,7 @@ internal static class PeerBenchmark
             ["greedy_agreement"] = agreement,
             ["threads"] = threads,
             ["repetitions"] = repetitions,
+            ["mkl_dispatch"] = MklCpuDispatch.State.ToString(),
         };
         log.WriteLine();
         log.WriteLine($"{"workload",-11}{"rollout tok/s",22}{"llama.cpp tok/s",22}{"ratio",8}{"rollout of bound",18}");

@@ -7,6 +7,7 @@ using Rollout.Models;
 using Rollout.Models.Attention;
 using Rollout.Models.Generation;
 using Rollout.Models.Loading;
+using Rollout.Models.Native;
 using Rollout.Models.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ internal static class ThroughputBenchmark
             double peak = HardwareBounds.MatmulGflops(
                 [(w.Sequences, config.HiddenSize, config.IntermediateSize), (w.Sequences, config.IntermediateSize, config.HiddenSize), (1024, 1024, 1024)],
                 CPU, w.MatmulBudget);
-            log.WriteLine($"matmul peak: {peak:F1} GFLOP/s");
+            log.WriteLine($"matmul peak: {peak:F1} GFLOP/s (MKL dispatch: {MklCpuDispatch.State})");
 
             var (engineTps, metrics) = RunEngine(loaded, prompts, w);
             log.WriteLine($"engine:  {engineTps,8:F1} tok/s  (prefix hit {metrics.PrefixCacheHitRate:P1}, {metrics.Steps} steps, {metrics.Preemptions} preemptions, decode step {metrics.MeanDecodeStepTime.TotalMilliseconds:F1} ms at batch {metrics.MeanDecodeBatchSize:F0})");
@@ -71,6 +72,7 @@ internal static class ThroughputBenchmark
                 ["decode_batch"] = metrics.MeanDecodeBatchSize,
                 ["parameters"] = parameters,
                 ["threads"] = get_num_threads(),
+                ["mkl_dispatch"] = MklCpuDispatch.State.ToString(),
             };
         }
         finally

@@ -2,6 +2,7 @@ using Rollout.Models.Architectures;
 using Rollout.Models.Checkpoints;
 using Rollout.Models.Configuration;
 using Rollout.Models.Layers;
+using Rollout.Models.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -23,6 +24,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     private protected TransformerModel(ModelConfig config, ModelOptions options) : base(config.Architecture)
     {
         config.Validate();
+        if (options.Device.type == DeviceType.CPU) MklCpuDispatch.Apply();
         Config = config;
         Options = options;
         model = new DecoderStack(config, options.DType, options.Device);

@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+
+namespace Rollout.Models.Native;
+
+/// <summary>The few glibc memory calls the native patches need.</summary>
+internal static partial class Libc
+{
+    public const int ProtRead = 1;
+    public const int ProtWrite = 2;
+    public const int ProtExec = 4;
+    const int MapPrivate = 0x02;
+    const int MapAnonymous = 0x20;
+    public const int PageSize = 4096;
+
+    /// <summary>Maps one private anonymous read-write page.</summary>
+    public static nint MapPage()
+    {
+        nint page = Mmap(0, PageSize, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+        if (page == -1) throw new InvalidOperationException($"mmap failed: errno {Marshal.GetLastPInvokeError()}.");
+        return page;
+    }
+
+    /// <summary>Sets the protection of the pages covering [address, address + length).</summary>
+    public static void Protect(nint address, nint length, int protection)
+    {
+        nint start = address & ~(nint)(PageSize - 1);
+        if (Mprotect(start, address + length - start, protection) != 0)
+            throw new InvalidOperationException($"mprotect failed: errno {Marshal.GetLastPInvokeError()}.");
+    }
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint Mmap(nint address, nint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "mprotect", SetLastError = true)]
+    private static partial int Mprotect(nint address, nint length, int protection);
+}
