@@ -35,6 +35,7 @@ internal sealed class EngineCore : IDisposable
     {
         options.Validate();
         if (model.Options.Device.type == DeviceType.CPU) HostMemoryRetention.Apply();
+        model.PrepareInference();
         _model = model;
         _tokenizer = tokenizer;
         _eosTokenIds = eosTokenIds;

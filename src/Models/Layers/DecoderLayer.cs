@@ -14,12 +14,12 @@ internal sealed class DecoderLayer : nn.Module<Tensor, Tensor, ForwardBatch, Ten
     readonly RmsNorm post_attention_layernorm;
 #pragma warning restore IDE1006
 
-    public DecoderLayer(ModelConfig config, int layer, RotaryEmbedding rope, ScalarType dtype, Device device) : base(nameof(DecoderLayer))
+    public DecoderLayer(ModelConfig config, int layer, RotaryEmbedding rope, ModelOptions options) : base(nameof(DecoderLayer))
     {
-        self_attn = new SelfAttention(config, layer, rope, dtype, device);
-        mlp = new SwiGluMlp(config.HiddenSize, config.IntermediateSize, config.MlpBias, dtype, device);
-        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
-        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        self_attn = new SelfAttention(config, layer, rope, options);
+        mlp = new SwiGluMlp(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options.DType, options.Device);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options.DType, options.Device);
         RegisterComponents();
     }
 

@@ -15,12 +15,13 @@ internal sealed class DecoderStack : nn.Module<ForwardBatch, Tensor>
 #pragma warning restore IDE1006
     readonly RotaryEmbedding _rope;
 
-    public DecoderStack(ModelConfig config, ScalarType dtype, Device device) : base(nameof(DecoderStack))
+    public DecoderStack(ModelConfig config, ModelOptions options) : base(nameof(DecoderStack))
     {
+        var (dtype, device) = (options.DType, options.Device);
         _rope = new RotaryEmbedding(config, dtype, device);
         embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, dtype, device);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
-            .Select(i => new DecoderLayer(config, i, _rope, dtype, device)).ToArray());
+            .Select(i => new DecoderLayer(config, i, _rope, options)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         RegisterComponents();
     }

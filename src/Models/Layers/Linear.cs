@@ -15,14 +15,26 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
     readonly Parameter? bias;
 #pragma warning restore IDE1006
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype, Device device) : base(nameof(Linear))
+    readonly CpuPackedLinear _product;
+
+    public Linear(long inFeatures, long outFeatures, bool hasBias, ModelOptions options) : base(nameof(Linear))
     {
-        weight = new Parameter(empty([outFeatures, inFeatures], dtype, device));
-        bias = hasBias ? new Parameter(empty(outFeatures, dtype, device)) : null;
+        weight = new Parameter(empty([outFeatures, inFeatures], options.DType, options.Device));
+        bias = hasBias ? new Parameter(empty(outFeatures, options.DType, options.Device)) : null;
+        _product = new CpuPackedLinear(weight, bias, options.PackCpuWeights);
         RegisterComponents();
     }
 
     public Tensor Weight => weight;
 
-    public override Tensor forward(Tensor input) => nn.functional.linear(input, weight, bias);
+    public override Tensor forward(Tensor input) => _product.Forward(input);
+
+    /// <summary>Makes the packed inference copy of the weight now (see <see cref="CpuPackedLinear"/>).</summary>
+    public void PrepareInference() => _product.Prepare();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _product.Dispose();
+        base.Dispose(disposing);
+    }
 }

@@ -26,7 +26,7 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
     readonly AttentionLayerOptions _options;
     readonly RotaryEmbedding _rope;
 
-    public SelfAttention(ModelConfig config, int layer, RotaryEmbedding rope, ScalarType dtype, Device device) : base(nameof(SelfAttention))
+    public SelfAttention(ModelConfig config, int layer, RotaryEmbedding rope, ModelOptions options) : base(nameof(SelfAttention))
     {
         _layer = layer;
         _heads = config.NumAttentionHeads;
@@ -34,12 +34,12 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         _headDim = config.HeadDim;
         _options = new AttentionLayerOptions(config.WindowOfLayer(layer));
         _rope = rope;
-        qkv_proj = new Linear(config.HiddenSize, (_heads + 2 * _kvHeads) * _headDim, config.QkvBias, dtype, device);
-        o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, dtype, device);
+        qkv_proj = new Linear(config.HiddenSize, (_heads + 2 * _kvHeads) * _headDim, config.QkvBias, options);
+        o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, options);
         if (config.QkNorm)
         {
-            q_norm = new RmsNorm(_headDim, config.RmsNormEps, dtype, device);
-            k_norm = new RmsNorm(_headDim, config.RmsNormEps, dtype, device);
+            q_norm = new RmsNorm(_headDim, config.RmsNormEps, options.DType, options.Device);
+            k_norm = new RmsNorm(_headDim, config.RmsNormEps, options.DType, options.Device);
         }
         RegisterComponents();
     }

@@ -15,11 +15,11 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     readonly long _intermediate;
 #pragma warning restore IDE1006
 
-    public SwiGluMlp(long hidden, long intermediate, bool bias, ScalarType dtype, Device device) : base(nameof(SwiGluMlp))
+    public SwiGluMlp(long hidden, long intermediate, bool bias, ModelOptions options) : base(nameof(SwiGluMlp))
     {
         _intermediate = intermediate;
-        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, dtype, device);
-        down_proj = new Linear(intermediate, hidden, bias, dtype, device);
+        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options);
+        down_proj = new Linear(intermediate, hidden, bias, options);
         RegisterComponents();
     }
 

@@ -11,11 +11,14 @@ public sealed class CausalLanguageModel : TransformerModel
 #pragma warning disable IDE1006 // HF parameter names
     readonly Linear? lm_head;
 #pragma warning restore IDE1006
+    readonly CpuPackedLinear? _tiedHead;
 
     internal CausalLanguageModel(ModelConfig config, ModelOptions options) : base(config, options)
     {
-        if (!config.TieWordEmbeddings)
-            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options.DType, options.Device);
+        if (config.TieWordEmbeddings)
+            _tiedHead = new CpuPackedLinear(model.EmbeddingWeight, null, options.PackCpuWeights);
+        else
+            lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options);
         RegisterComponents();
     }
 
@@ -27,8 +30,21 @@ public sealed class CausalLanguageModel : TransformerModel
     {
         using var scope = NewDisposeScope();
         var h = rows is null ? hidden : hidden.index_select(0, rows);
-        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, model.EmbeddingWeight);
+        var logits = lm_head is not null ? lm_head.forward(h) : _tiedHead!.Forward(h);
         return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    internal override void PrepareInference()
+    {
+        base.PrepareInference();
+        _tiedHead?.Prepare();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _tiedHead?.Dispose();
+        base.Dispose(disposing);
     }
 
     internal override bool IgnoresCheckpointTensor(string name) =>

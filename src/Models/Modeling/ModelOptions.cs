@@ -10,4 +10,12 @@ public sealed record ModelOptions
 
     /// <summary>Parameter and activation dtype: Float32 (default) or BFloat16/Float16.</summary>
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
+
+    /// <summary>
+    /// Whether fp32 inference on the CPU (outside gradient mode) multiplies by weights packed once
+    /// for MKL rather than re-packed on every product: about 1.5x faster matmuls at decode batch
+    /// sizes, for 1.6-2.6x the weights' memory in packed copies (made at the first inference call and
+    /// re-made after any in-place change of a weight). On by default.
+    /// </summary>
+    public bool PackCpuWeights { get; init; } = true;
 }

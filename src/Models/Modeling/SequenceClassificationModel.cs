@@ -17,7 +17,7 @@ public sealed class SequenceClassificationModel : TransformerModel
 
     internal SequenceClassificationModel(ModelConfig config, ModelOptions options) : base(config, options)
     {
-        score = new Linear(config.HiddenSize, config.NumLabels, false, options.DType, options.Device);
+        score = new Linear(config.HiddenSize, config.NumLabels, false, options);
         RegisterComponents();
     }
 

@@ -27,7 +27,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
         if (options.Device.type == DeviceType.CPU) MklCpuDispatch.Apply();
         Config = config;
         Options = options;
-        model = new DecoderStack(config, options.DType, options.Device);
+        model = new DecoderStack(config, options);
     }
 
     /// <summary>The model's configuration.</summary>
@@ -47,6 +47,16 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
             ModelHead.SequenceClassification => new SequenceClassificationModel(config, options),
             var head => throw new UnsupportedArchitectureException(config.Architecture + $" ({head})", ArchitectureRegistry.Supported),
         };
+    }
+
+    /// <summary>
+    /// Makes the packed inference copies of the weights now (<see cref="ModelOptions.PackCpuWeights"/>),
+    /// so that an engine counts their memory before sizing its KV cache and its first step does not pay for them.
+    /// </summary>
+    internal virtual void PrepareInference()
+    {
+        foreach (var module in modules())
+            if (module is Layers.Linear linear) linear.PrepareInference();
     }
 
     /// <summary>Hidden states [T, hidden] after the final norm.</summary>

@@ -33,8 +33,8 @@ internal static class ImportRedirect
     public static IReadOnlyList<(nint Address, bool Writable)> Slots(string libraryFileName, string symbol)
     {
         var mappings = ProcessMemoryMap.Read();
-        var image = mappings.FirstOrDefault(m => m.FileOffset == 0 && Path.GetFileName(m.Path) == libraryFileName);
-        if (image.Path is not { Length: > 0 } path || !File.Exists(path)) return [];
+        if (ProcessMemoryMap.LibraryImage(mappings, libraryFileName) is not { } image) return [];
+        string path = image.Path;
 
         ulong baseAddress = image.Start - ElfDynamicRelocations.FirstLoadAddress(path);
         var slots = new List<(nint, bool)>();

@@ -13,6 +13,17 @@ internal readonly record struct MemoryMapping(ulong Start, ulong End, string Per
 /// <summary>The current process's memory mappings (Linux).</summary>
 internal static class ProcessMemoryMap
 {
+    /// <summary>The path of the mapped shared library whose file name is <paramref name="fileName"/>, or null.</summary>
+    public static string? LibraryPath(string fileName) => LibraryImage(Read(), fileName)?.Path;
+
+    /// <summary>The mapping of <paramref name="fileName"/>'s first page (file offset 0), or null when it is not mapped.</summary>
+    public static MemoryMapping? LibraryImage(IReadOnlyList<MemoryMapping> mappings, string fileName)
+    {
+        foreach (var m in mappings)
+            if (m.FileOffset == 0 && m.Path.Length > 0 && Path.GetFileName(m.Path) == fileName && File.Exists(m.Path)) return m;
+        return null;
+    }
+
     public static IReadOnlyList<MemoryMapping> Read()
     {
         var mappings = new List<MemoryMapping>();
