@@ -25,10 +25,11 @@ public sealed record EngineOptions
     public bool PrefixCaching { get; init; } = true;
 
     /// <summary>
-    /// Keep the decoding sequences' KV gathered between steps, appending one token per step instead of
-    /// gathering every block again (much faster at large batches; costs a second copy of that KV).
+    /// Decode attention through <c>PagedDecodeAttention</c> where it applies (CPU, fp32); false
+    /// gathers every decoding sequence's blocks for <c>scaled_dot_product_attention</c>, the path other
+    /// devices take, so tests can check both on the CPU.
     /// </summary>
-    public bool MirrorDecodeKv { get; init; } = true;
+    internal bool PagedDecodeKernel { get; init; } = true;
 
     /// <summary>Seed of the draws of requests that give no seed of their own.</summary>
     public long Seed { get; init; }

@@ -54,7 +54,7 @@ internal sealed class EngineCore : IDisposable
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             ChunkedPrefill = options.ChunkedPrefill,
         }, _kvCache);
-        _runner = new ModelRunner(model, _kv, options.MirrorDecodeKv);
+        _runner = new ModelRunner(model, _kv, options.PagedDecodeKernel);
         _sampler = new Sampler(new Random(unchecked((int)options.Seed)));
         MaxModelLength = (int)Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens);
     }
@@ -265,7 +265,6 @@ internal sealed class EngineCore : IDisposable
 
     public void Dispose()
     {
-        _runner.Dispose();
         _kv.Dispose();
     }
 }

@@ -9,17 +9,17 @@ namespace Rollout.Engine.Execution;
 /// (decodes first), runs the model over the paged KV cache, and returns float32 logits only for the
 /// rows that sample, in the order the sequences were given.
 /// </summary>
-internal sealed class ModelRunner : IDisposable
+internal sealed class ModelRunner
 {
     readonly CausalLanguageModel _model;
     readonly PagedKvTensors _kv;
     readonly Device _device;
     readonly int?[] _windows;
-    readonly DecodeKvMirror? _mirror;
+    readonly bool _decodeKernel;
 
-    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv, bool mirrorDecodeKv = true)
+    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv, bool decodeKernel = true)
     {
-        _mirror = mirrorDecodeKv ? new DecodeKvMirror(model.Config.NumHiddenLayers) : null;
+        _decodeKernel = decodeKernel;
         _model = model;
         _kv = kv;
         _device = model.Options.Device;
@@ -53,11 +53,10 @@ internal sealed class ModelRunner : IDisposable
         var batch = new ForwardBatch(
             tensor(ids.ToArray(), device: _device),
             tensor(positions.ToArray(), device: _device),
-            new PagedAttention(_kv, packed, _windows, _device, _mirror));
+            new PagedAttention(_kv, packed, _windows, _device, _decodeKernel));
         var hidden = _model.Forward(batch);
         var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
         return _model.ComputeLogits(hidden, rows).MoveToOuterDisposeScope();
     }
 
-    public void Dispose() => _mirror?.Dispose();
 }

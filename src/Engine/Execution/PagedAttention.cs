@@ -7,30 +7,30 @@ namespace Rollout.Engine.Execution;
 /// <summary>
 /// Attention over the paged KV cache for one engine step. The batch packs decoding sequences (one
 /// new token each) first, then prefilling ones. Each layer writes the step's K/V into their slots,
-/// then attends: all decodes together (their KV in one padded batch, kept between steps by a
-/// <see cref="DecodeKvMirror"/> or gathered from the blocks), each prefill on its own with a causal
-/// mask offset by its cached prefix.
+/// then attends: all decodes together (on the CPU in fp32 by <see cref="PagedDecodeAttention"/>
+/// reading the blocks in place; elsewhere by gathering their blocks into one padded batch), each
+/// prefill on its own with a causal mask offset by its cached prefix.
 /// </summary>
 internal sealed class PagedAttention : IAttentionContext
 {
     readonly PagedKvTensors _kv;
     readonly Tensor _slotMapping;
     readonly int _decodes;
-    readonly Tensor? _decodeBlocks;
-    readonly long[] _decodeLengths;
     readonly long _decodeMaxBlocks;
+    readonly long[] _decodeLengths;
+    readonly bool _decodeKernel;
+    readonly int[] _kernelTables = [];
+    readonly int[] _kernelLengths = [];
+    readonly Tensor? _decodeBlocks;
     readonly Dictionary<int, Tensor> _decodeMasks = [];
     readonly (long Start, long Count, long StartPosition, Tensor Blocks)[] _prefills;
-    readonly DecodeKvMirror? _mirror;
-    readonly bool _mirrorAppends;
-    readonly Tensor? _mirrorRows;
 
     /// <param name="kv">The cache tensors.</param>
     /// <param name="sequences">The step's sequences: those with one new token first.</param>
     /// <param name="windows">The sliding windows the model's layers use (null for full attention).</param>
     /// <param name="device">Where index tensors go.</param>
-    /// <param name="mirror">Where the decode batch's KV stays gathered between steps, or null to gather every step.</param>
-    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, DecodeKvMirror? mirror = null)
+    /// <param name="decodeKernel">Whether decodes may use <see cref="PagedDecodeAttention"/> where it supports the cache.</param>
+    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, bool decodeKernel = true)
     {
         _kv = kv;
         int bs = kv.BlockSize;
@@ -42,23 +42,22 @@ internal sealed class PagedAttention : IAttentionContext
 
         _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1).Count();
         _decodeLengths = sequences.Take(_decodes).Select(s => (long)s.ContextLength).ToArray();
-        if (_decodes > 0)
+        _decodeMaxBlocks = _decodes == 0 ? 0 : _decodeLengths.Max(l => (l + bs - 1) / bs);
+        var blockTables = new long[_decodes * _decodeMaxBlocks];
+        for (int i = 0; i < _decodes; i++)
         {
-            _decodeMaxBlocks = _decodeLengths.Max(l => (l + bs - 1) / bs);
-            var blocks = new long[_decodes * _decodeMaxBlocks];
-            for (int i = 0; i < _decodes; i++)
-            {
-                long used = (_decodeLengths[i] + bs - 1) / bs;
-                for (int b = 0; b < used; b++) blocks[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
-            }
-            _decodeBlocks = tensor(blocks, device: device);
-            if (mirror is not null)
-            {
-                var keys = kv.Keys(0);
-                _mirror = mirror;
-                _mirrorAppends = mirror.Prepare(sequences.Take(_decodes).ToArray(), _decodeMaxBlocks * bs, keys.shape[1], keys.shape[2], keys.dtype, device);
-                _mirrorRows = tensor(_decodeLengths.Select((l, i) => i * mirror.Capacity + l - 1).ToArray(), device: device);
-            }
+            long used = (_decodeLengths[i] + bs - 1) / bs;
+            for (int b = 0; b < used; b++) blockTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
+        }
+        _decodeKernel = decodeKernel && _decodes > 0 && PagedDecodeAttention.Supports(kv.Keys(0));
+        if (_decodeKernel)
+        {
+            _kernelTables = Array.ConvertAll(blockTables, b => (int)b);
+            _kernelLengths = Array.ConvertAll(_decodeLengths, l => (int)l);
+        }
+        else if (_decodes > 0)
+        {
+            _decodeBlocks = tensor(blockTables, device: device);
             // Built here, in the step's dispose scope: a layer's own scope would free them before the next layer.
             foreach (int? window in windows.Distinct()) _decodeMasks[window ?? 0] = DecodeMask(window, device);
         }
@@ -85,38 +84,23 @@ internal sealed class PagedAttention : IAttentionContext
         var outputs = new List<Tensor>(1 + _prefills.Length);
         if (_decodes > 0)
         {
-            var (k, v) = DecodeKv(layer, keys, values, key.narrow(0, 0, _decodes), value.narrow(0, 0, _decodes));
-            outputs.Add(AttendDecodes(query.narrow(0, 0, _decodes), k, v, options.SlidingWindow));
+            var queries = query.narrow(0, 0, _decodes);
+            outputs.Add(_decodeKernel
+                ? PagedDecodeAttention.Attend(queries, keys, values, _kernelTables, (int)_decodeMaxBlocks, _kernelLengths, _kv.BlockSize, options.SlidingWindow)
+                : AttendGatheredDecodes(queries, keys, values, options.SlidingWindow));
         }
         foreach (var (start, count, startPosition, blocks) in _prefills)
             outputs.Add(AttendPrefill(query.narrow(0, start, count), keys, values, blocks, startPosition, count, options.SlidingWindow));
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
     }
 
-    // The decodes' keys and values as [B, max_len, kv_heads, D]: from the mirror (appending this
-    // step's token, or gathering afresh when the batch changed), or gathered from the blocks.
-    (Tensor Keys, Tensor Values) DecodeKv(int layer, Tensor cacheKeys, Tensor cacheValues, Tensor newKeys, Tensor newValues)
+    // The decodes' KV gathered into [B, max_len, kv_heads, D]; every KV head's group of query heads
+    // attends as a group of queries, so GQA needs no repeated keys.
+    Tensor AttendGatheredDecodes(Tensor query, Tensor cacheKeys, Tensor cacheValues, int? window)
     {
         long maxLen = _decodeMaxBlocks * _kv.BlockSize;
-        if (_mirror is null) return (Gather(cacheKeys, _decodeBlocks!, _decodes, maxLen), Gather(cacheValues, _decodeBlocks!, _decodes, maxLen));
-        var keys = _mirror.Keys(layer);
-        var values = _mirror.Values(layer);
-        if (_mirrorAppends)
-        {
-            keys.view(-1, keys.shape[2], keys.shape[3]).index_copy_(0, _mirrorRows!, newKeys);
-            values.view(-1, values.shape[2], values.shape[3]).index_copy_(0, _mirrorRows!, newValues);
-        }
-        else
-        {
-            keys.narrow(0, 0, _decodes).narrow(1, 0, maxLen).copy_(Gather(cacheKeys, _decodeBlocks!, _decodes, maxLen));
-            values.narrow(0, 0, _decodes).narrow(1, 0, maxLen).copy_(Gather(cacheValues, _decodeBlocks!, _decodes, maxLen));
-        }
-        return (keys.narrow(0, 0, _decodes).narrow(1, 0, maxLen), values.narrow(0, 0, _decodes).narrow(1, 0, maxLen));
-    }
-
-    // Every KV head's group of query heads attends as a group of queries, so GQA needs no repeated keys.
-    Tensor AttendDecodes(Tensor query, Tensor keys, Tensor values, int? window)
-    {
+        var keys = Gather(cacheKeys, _decodeBlocks!, _decodes, maxLen);
+        var values = Gather(cacheValues, _decodeBlocks!, _decodes, maxLen);
         long b = _decodes, kvHeads = keys.shape[2], d = keys.shape[3], heads = query.shape[1];
         var q = query.view(b, kvHeads, heads / kvHeads, d);
         var output = nn.functional.scaled_dot_product_attention(q, keys.permute(0, 2, 1, 3), values.permute(0, 2, 1, 3), attn_mask: _decodeMasks[window ?? 0]);

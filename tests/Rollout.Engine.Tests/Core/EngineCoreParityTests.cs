@@ -1,4 +1,5 @@
 using Rollout.Engine.Core;
+using Rollout.Engine.Execution;
 using Rollout.Engine.Sampling;
 using Rollout.Models;
 using Rollout.Models.Generation;
@@ -19,7 +20,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
 
     public static IEnumerable<object[]> Regimes() =>
         from arch in new[] { "Qwen3ForCausalLM", "MistralForCausalLM" }
-        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget", "gather-every-step" }
+        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget", "gathered-decodes" }
         select new object[] { arch, regime };
 
     static EngineOptions OptionsFor(string regime) => regime switch
@@ -28,7 +29,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
         "no-prefix,no-chunking" => new EngineOptions { KvCacheBytes = 4 << 20, PrefixCaching = false, ChunkedPrefill = false, MaxNumBatchedTokens = 512 },
         "small-pool-preemption" => new EngineOptions { KvCacheBytes = 0, MaxNumBatchedTokens = 256 },
         "tiny-budget" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 24, MaxNumSequences = 8 },
-        "gather-every-step" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 256, MirrorDecodeKv = false },
+        "gathered-decodes" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 256, PagedDecodeKernel = false },
         _ => throw new ArgumentException(regime),
     };
 
@@ -74,7 +75,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
         {
             // Room for about three long sequences at once: the test needs preemption to happen.
             var config = TinyEngine.Model(architecture).Config;
-            options = options with { KvCacheBytes = 18 * Execution.PagedKvTensors.BytesPerBlock(config, options.BlockSize, TorchSharp.torch.ScalarType.Float32) };
+            options = options with { KvCacheBytes = 18 * PagedKvTensors.BytesPerBlock(config, options.BlockSize, TorchSharp.torch.ScalarType.Float32) };
         }
         using var core = TinyEngine.Core(architecture, options);
         var random = new Random(regime.Length * 31 + architecture.Length);

@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Engine.Execution;
+
+/// <summary>
+/// Attention of one-token queries straight over the paged KV cache on the CPU: each (sequence, KV
+/// head) pair walks its block table once for the keys and once for the values, with its group of
+/// query heads sharing every row it reads. Nothing is gathered or copied, so a decode step reads
+/// each cached row once. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
+/// the batch's whole KV (or a second copy kept between steps) and thousands of tiny matrix products.
+/// </summary>
+internal static unsafe class PagedDecodeAttention
+{
+    /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
+    public static bool Supports(Tensor cache) =>
+        cache.device_type == DeviceType.CPU && cache.dtype == ScalarType.Float32 && cache.shape[^1] % Vector256<float>.Count == 0
+        && Vector256.IsHardwareAccelerated;
+
+    /// <summary>
+    /// Output [B, heads, D] for queries [B, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
+    /// [slots, kv_heads, D]: sequence b attends to its positions [max(0, length - window), length),
+    /// found through <paramref name="blockTables"/> (row b at b * <paramref name="tableWidth"/>).
+    /// </summary>
+    public static Tensor Attend(Tensor query, Tensor keys, Tensor values, int[] blockTables, int tableWidth, int[] lengths, int blockSize, int? window)
+    {
+        var q = query.contiguous();
+        var output = empty_like(q);
+        int sequences = (int)q.shape[0], heads = (int)q.shape[1], headDim = (int)q.shape[2], kvHeads = (int)keys.shape[1];
+        fixed (byte* qp = q.bytes)
+        fixed (byte* kp = keys.bytes)
+        fixed (byte* vp = values.bytes)
+        fixed (byte* op = output.bytes)
+        fixed (int* tp = blockTables)
+        fixed (int* lp = lengths)
+        {
+            var shape = new Shape((float*)qp, (float*)kp, (float*)vp, (float*)op, tp, lp, tableWidth, blockSize,
+                heads, kvHeads, headDim, window ?? 0, 1f / MathF.Sqrt(headDim));
+            int threads = torch.get_num_threads();
+            // Few sequences are split by KV heads too, so every thread gets work.
+            int splits = Math.Clamp((4 * threads + sequences - 1) / sequences, 1, kvHeads);
+            int tasks = sequences * splits;
+            int parts = Math.Min(threads, tasks);
+            if (parts <= 1)
+            {
+                for (int t = 0; t < tasks; t++) AttendOne(t, splits, shape);
+            }
+            else
+            {
+                Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+                {
+                    for (int t = (int)((long)tasks * part / parts); t < (long)tasks * (part + 1) / parts; t++) AttendOne(t, splits, shape);
+                });
+            }
+        }
+        return output;
+    }
+
+    readonly struct Shape(float* query, float* keys, float* values, float* output, int* tables, int* lengths,
+        int tableWidth, int blockSize, int heads, int kvHeads, int headDim, int window, float scale)
+    {
+        public readonly float* Query = query, Keys = keys, Values = values, Output = output;
+        public readonly int* Tables = tables, Lengths = lengths;
+        public readonly int TableWidth = tableWidth, BlockSize = blockSize, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Window = window;
+        public readonly float Scale = scale;
+    }
+
+    // One task is a sequence's contiguous range of KV heads: a cached row holds every KV head of a
+    // position side by side, so a task that reads all of them streams each block front to back.
+    static void AttendOne(int task, int splits, in Shape s)
+    {
+        int b = task / splits, split = task % splits;
+        int firstHead = (int)((long)s.KvHeads * split / splits), endHead = (int)((long)s.KvHeads * (split + 1) / splits);
+        int group = s.Heads / s.KvHeads, d = s.HeadDim, queries = (endHead - firstHead) * group;
+        int length = s.Lengths[b];
+        int first = s.Window > 0 ? Math.Max(0, length - s.Window) : 0;
+        int n = length - first;
+        long headOffset = ((long)b * s.Heads + (long)firstHead * group) * d;
+        float* query = s.Query + headOffset;
+        float* output = s.Output + headOffset;
+        int* table = s.Tables + (long)b * s.TableWidth;
+        long rowStride = (long)s.KvHeads * d;
+        long headStart = (long)firstHead * d;
+
+        float[] rented = ArrayPool<float>.Shared.Rent(queries * n);
+        try
+        {
+            fixed (float* scores = rented)
+            {
+                for (int p = 0; p < n; p++)
+                {
+                    float* key = s.Keys + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
+                    for (int q = 0; q < queries; q++) scores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
+                }
+                for (int q = 0; q < queries; q++) Softmax(scores + q * n, n);
+
+                new Span<float>(output, queries * d).Clear();
+                for (int p = 0; p < n; p++)
+                {
+                    float* value = s.Values + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
+                    for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, scores[q * n + p], d);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    static long RowOf(int* table, int position, int blockSize) => (long)table[position / blockSize] * blockSize + position % blockSize;
+
+    // Two accumulators halve the chain of dependent multiply-adds.
+    static float Dot(float* a, float* b, int d)
+    {
+        const int lanes = 8;
+        var even = Vector256<float>.Zero;
+        var odd = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + 2 * lanes <= d; i += 2 * lanes)
+        {
+            even = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), even);
+            odd = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + lanes), Vector256.Load(b + i + lanes), odd);
+        }
+        if (i < d) even = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), even);
+        return Vector256.Sum(even + odd);
+    }
+
+    static void AddScaled(float* target, float* source, float weight, int d)
+    {
+        var w = Vector256.Create(weight);
+        for (int i = 0; i < d; i += Vector256<float>.Count)
+            Vector256.FusedMultiplyAdd(w, Vector256.Load(source + i), Vector256.Load(target + i)).Store(target + i);
+    }
+
+    // Normalised in place: exp(x - max) / sum.
+    static void Softmax(float* x, int n)
+    {
+        const int lanes = 8;
+        float max = float.NegativeInfinity;
+        for (int i = 0; i < n; i++) max = Math.Max(max, x[i]);
+        var vmax = Vector256.Create(max);
+        var vsum = Vector256<float>.Zero;
+        int p = 0;
+        for (; p + lanes <= n; p += lanes)
+        {
+            var e = Vector256.Exp(Vector256.Load(x + p) - vmax);
+            e.Store(x + p);
+            vsum += e;
+        }
+        float sum = Vector256.Sum(vsum);
+        for (; p < n; p++)
+        {
+            x[p] = MathF.Exp(x[p] - max);
+            sum += x[p];
+        }
+        var inverse = Vector256.Create(1f / sum);
+        p = 0;
+        for (; p + lanes <= n; p += lanes) (Vector256.Load(x + p) * inverse).Store(x + p);
+        for (; p < n; p++) x[p] /= sum;
+    }
+}
