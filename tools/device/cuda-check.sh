@@ -2,7 +2,8 @@
 # Checks Rollout on a CUDA machine that has PyTorch (for its libtorch CUDA libraries) but no .NET:
 # the caller carries .device/ with a framework-dependent `dotnet publish` of src/Rollout (libtorch CPU
 # libraries removed, libLibTorchSharp.so kept), a .NET runtime tarball, and the stories260K GGUF.
-# Prints and saves (to $OUT) CPU and CUDA generations of the same greedy prompts and compares them.
+# Prints and saves (to $OUT) CPU and CUDA generations of the same greedy prompts, through the engine
+# (`rollout generate` drives LlmEngine), and compares them.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 torch_lib=$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")

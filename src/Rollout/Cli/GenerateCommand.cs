@@ -1,12 +1,16 @@
+using Rollout.Engine;
+using Rollout.Engine.Execution;
+using Rollout.Engine.Sampling;
 using Rollout.Models;
 using Rollout.Models.Chat;
-using Rollout.Models.Generation;
 using Rollout.Models.Loading;
-using Rollout.Models.Tokenization;
 
 namespace Rollout.Cli;
 
-/// <summary><c>rollout generate</c>: loads a model and prints a completion of a prompt as it is generated.</summary>
+/// <summary>
+/// <c>rollout generate</c>: loads a model and prints a completion of a prompt as the engine streams
+/// it, through the same paged-KV engine a training loop drives.
+/// </summary>
 internal static class GenerateCommand
 {
     public const string Help = """
@@ -22,15 +26,17 @@ internal static class GenerateCommand
           --dtype        float32 (default) or bfloat16
         """;
 
-    public static int Run(CommandLine line, TextWriter output, TextWriter log)
+    public static int Run(CommandLine line, TextWriter output, TextWriter log) => RunAsync(line, output, log).GetAwaiter().GetResult();
+
+    static async Task<int> RunAsync(CommandLine line, TextWriter output, TextWriter log)
     {
         string? modelPath = line.String("model");
         string prompt = line.String("prompt") ?? throw new UsageException("--prompt is required (it may be empty: --prompt \"\")");
         bool chat = line.Flag("chat");
-        var sampling = new ReferenceSampling
+        var sampling = new SamplingParams
         {
-            MaxTokens = line.Int("max-tokens", 64, min: 0),
-            Temperature = line.Double("temperature", 0, min: 0),
+            MaxTokens = line.Int("max-tokens", 64, min: 1),
+            Temperature = (float)line.Double("temperature", 0, min: 0),
             Seed = line.Int("seed", 0),
         };
         var modelOptions = new ModelOptions { Device = Device(line.String("device") ?? "cpu"), DType = DType(line.String("dtype") ?? "float32") };
@@ -51,14 +57,19 @@ internal static class GenerateCommand
         if (promptIds.Count == 0)
             throw new UsageException("the prompt encodes to no tokens and the tokenizer adds no BOS: give a non-empty --prompt");
         output.Write(prompt);
-        var detokenizer = new IncrementalDetokenizer(tokenizer, skipSpecialTokens: true, context: promptIds);
-        var generator = new ReferenceGenerator(model, useKvCache: true);
-        foreach (int token in generator.Generate(promptIds, sampling with { StopTokenIds = loaded.StopTokenIds }))
+        // A KV cache for this one request, not a share of the machine's memory.
+        var engineOptions = new EngineOptions();
+        long tokens = promptIds.Count + sampling.MaxTokens!.Value + engineOptions.BlockSize;
+        using var engine = LlmEngine.Create(loaded, engineOptions with
         {
-            output.Write(detokenizer.Add(token));
+            KvCacheBytes = tokens * PagedKvTensors.BytesPerBlock(model.Config, 1, model.Options.DType),
+        });
+        await foreach (var step in engine.GenerateAsync(promptIds, sampling))
+        {
+            output.Write(step.Outputs[0].NewText);
             output.Flush();
         }
-        output.WriteLine(detokenizer.Flush());
+        output.WriteLine();
         return 0;
     }
 

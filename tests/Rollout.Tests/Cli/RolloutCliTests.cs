@@ -84,7 +84,7 @@ public class RolloutCliTests
 
     [Theory]
     [InlineData(new[] { "generate", "--model" }, "--model needs a value")]
-    [InlineData(new[] { "generate", "--prompt", "x", "--max-tokens", "-3" }, "--max-tokens must be an integer >= 0")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--max-tokens", "-3" }, "--max-tokens must be an integer >= 1")]
     [InlineData(new[] { "generate", "--prompt", "x", "--temprature", "1" }, "unknown option --temprature")]
     [InlineData(new[] { "frobnicate" }, "unknown command 'frobnicate'")]
     [InlineData(new[] { "generate" }, "--prompt is required")]
