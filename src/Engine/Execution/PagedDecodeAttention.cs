@@ -43,15 +43,19 @@ internal static unsafe class PagedDecodeAttention
             int splits = Math.Clamp((4 * threads + sequences - 1) / sequences, 1, kvHeads);
             int tasks = sequences * splits;
             int parts = Math.Min(threads, tasks);
+            // Tasks are claimed one by one rather than split in equal shares: right after a libtorch
+            // operation its OpenMP workers still spin on the other cores, and a helper thread that
+            // gets a core late must not leave the caller waiting on a share it has not started.
+            int next = -1;
             if (parts <= 1)
             {
                 for (int t = 0; t < tasks; t++) AttendOne(t, splits, shape);
             }
             else
             {
-                Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+                Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, _ =>
                 {
-                    for (int t = (int)((long)tasks * part / parts); t < (long)tasks * (part + 1) / parts; t++) AttendOne(t, splits, shape);
+                    for (int t = Interlocked.Increment(ref next); t < tasks; t = Interlocked.Increment(ref next)) AttendOne(t, splits, shape);
                 });
             }
         }
