@@ -16,11 +16,10 @@ internal sealed class PagedAttention : IAttentionContext
     readonly PagedKvTensors _kv;
     readonly Tensor _slotMapping;
     readonly int _decodes;
-    readonly long _decodeMaxBlocks;
-    readonly long[] _decodeLengths;
+    readonly int _decodeMaxBlocks;
+    readonly int[] _decodeLengths;
+    readonly int[] _decodeTables;
     readonly bool _decodeKernel;
-    readonly int[] _kernelTables = [];
-    readonly int[] _kernelLengths = [];
     readonly Tensor? _decodeBlocks;
     readonly Dictionary<int, Tensor> _decodeMasks = [];
     readonly (long Start, long Count, long StartPosition, Tensor Blocks)[] _prefills;
@@ -41,23 +40,18 @@ internal sealed class PagedAttention : IAttentionContext
         _slotMapping = tensor(slots.ToArray(), device: device);
 
         _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1).Count();
-        _decodeLengths = sequences.Take(_decodes).Select(s => (long)s.ContextLength).ToArray();
+        _decodeLengths = sequences.Take(_decodes).Select(s => s.ContextLength).ToArray();
         _decodeMaxBlocks = _decodes == 0 ? 0 : _decodeLengths.Max(l => (l + bs - 1) / bs);
-        var blockTables = new long[_decodes * _decodeMaxBlocks];
+        _decodeTables = new int[_decodes * _decodeMaxBlocks];
         for (int i = 0; i < _decodes; i++)
         {
-            long used = (_decodeLengths[i] + bs - 1) / bs;
-            for (int b = 0; b < used; b++) blockTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
+            int used = (_decodeLengths[i] + bs - 1) / bs;
+            for (int b = 0; b < used; b++) _decodeTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
         }
         _decodeKernel = decodeKernel && _decodes > 0 && PagedDecodeAttention.Supports(kv.Keys(0));
-        if (_decodeKernel)
+        if (!_decodeKernel && _decodes > 0)
         {
-            _kernelTables = Array.ConvertAll(blockTables, b => (int)b);
-            _kernelLengths = Array.ConvertAll(_decodeLengths, l => (int)l);
-        }
-        else if (_decodes > 0)
-        {
-            _decodeBlocks = tensor(blockTables, device: device);
+            _decodeBlocks = tensor(Array.ConvertAll(_decodeTables, b => (long)b), device: device);
             // Built here, in the step's dispose scope: a layer's own scope would free them before the next layer.
             foreach (int? window in windows.Distinct()) _decodeMasks[window ?? 0] = DecodeMask(window, device);
         }
@@ -86,7 +80,7 @@ internal sealed class PagedAttention : IAttentionContext
         {
             var queries = query.narrow(0, 0, _decodes);
             outputs.Add(_decodeKernel
-                ? PagedDecodeAttention.Attend(queries, keys, values, _kernelTables, (int)_decodeMaxBlocks, _kernelLengths, _kv.BlockSize, options.SlidingWindow)
+                ? PagedDecodeAttention.Attend(queries, keys, values, _decodeTables, _decodeMaxBlocks, _decodeLengths, _kv.BlockSize, options.SlidingWindow)
                 : AttendGatheredDecodes(queries, keys, values, options.SlidingWindow));
         }
         foreach (var (start, count, startPosition, blocks) in _prefills)
@@ -98,7 +92,7 @@ internal sealed class PagedAttention : IAttentionContext
     // attends as a group of queries, so GQA needs no repeated keys.
     Tensor AttendGatheredDecodes(Tensor query, Tensor cacheKeys, Tensor cacheValues, int? window)
     {
-        long maxLen = _decodeMaxBlocks * _kv.BlockSize;
+        long maxLen = (long)_decodeMaxBlocks * _kv.BlockSize;
         var keys = Gather(cacheKeys, _decodeBlocks!, _decodes, maxLen);
         var values = Gather(cacheValues, _decodeBlocks!, _decodes, maxLen);
         long b = _decodes, kvHeads = keys.shape[2], d = keys.shape[3], heads = query.shape[1];
@@ -118,9 +112,9 @@ internal sealed class PagedAttention : IAttentionContext
 
     Tensor DecodeMask(int? window, Device device)
     {
-        long maxLen = _decodeMaxBlocks * _kv.BlockSize;
+        long maxLen = (long)_decodeMaxBlocks * _kv.BlockSize;
         var positions = arange(maxLen, ScalarType.Int64, device).unsqueeze(0);
-        var lengths = tensor(_decodeLengths, device: device).unsqueeze(1);
+        var lengths = tensor(Array.ConvertAll(_decodeLengths, l => (long)l), device: device).unsqueeze(1);
         var mask = positions < lengths;
         if (window is int w) mask = mask & (positions > lengths - 1 - w);
         return mask.view(_decodes, 1, 1, maxLen);

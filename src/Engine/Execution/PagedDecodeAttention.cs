@@ -6,10 +6,10 @@ using static TorchSharp.torch;
 namespace Rollout.Engine.Execution;
 
 /// <summary>
-/// Attention of one-token queries straight over the paged KV cache on the CPU: each (sequence, KV
-/// head) pair walks its block table once for the keys and once for the values, with its group of
-/// query heads sharing every row it reads. Nothing is gathered or copied, so a decode step reads
-/// each cached row once. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
+/// Attention of one-token queries straight over the paged KV cache on the CPU: each sequence (or,
+/// when there are few, each range of its KV heads) walks its block table once for the keys and once
+/// for the values, every KV head's group of query heads sharing the rows it reads. Nothing is
+/// gathered or copied, so a decode step reads each cached row once. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
 /// the batch's whole KV (or a second copy kept between steps) and thousands of tiny matrix products.
 /// </summary>
 internal static unsafe class PagedDecodeAttention
@@ -116,20 +116,12 @@ internal static unsafe class PagedDecodeAttention
 
     static long RowOf(int* table, int position, int blockSize) => (long)table[position / blockSize] * blockSize + position % blockSize;
 
-    // Two accumulators halve the chain of dependent multiply-adds.
     static float Dot(float* a, float* b, int d)
     {
-        const int lanes = 8;
-        var even = Vector256<float>.Zero;
-        var odd = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 2 * lanes <= d; i += 2 * lanes)
-        {
-            even = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), even);
-            odd = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + lanes), Vector256.Load(b + i + lanes), odd);
-        }
-        if (i < d) even = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), even);
-        return Vector256.Sum(even + odd);
+        var sum = Vector256<float>.Zero;
+        for (int i = 0; i < d; i += Vector256<float>.Count)
+            sum = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), sum);
+        return Vector256.Sum(sum);
     }
 
     static void AddScaled(float* target, float* source, float weight, int d)

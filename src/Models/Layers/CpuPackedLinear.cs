@@ -8,7 +8,7 @@ namespace Rollout.Models.Layers;
 /// y = x Wᵀ + b, where fp32 inference on the CPU multiplies by a copy of W packed once for MKL
 /// (<see cref="MklPackedGemm"/>) instead of letting every call re-pack it: measured here, the
 /// stories110M-shaped layers ran 1.5x faster at batch 1 and 64. The copy costs 1.6-2.6x the weight's
-/// memory and is made at the first such call. It follows the weight: libtorch's version counter
+/// memory and is made when an engine starts (<see cref="Prepare"/>) or at the first such call. It follows the weight: libtorch's version counter
 /// moves on every in-place change, and a moved counter re-packs before the next product, so a
 /// training step or weight update in the same process is never multiplied stale. Gradient mode,
 /// other dtypes and devices take <c>nn.functional.linear</c>.

@@ -18,11 +18,20 @@ internal static class ElfDynamicRelocations
     const uint RelocJumpSlot = 7;
     const uint ProgramLoad = 1;
 
-    /// <summary>GOT slot offsets bound to <paramref name="symbol"/>; empty when the library does not import it.</summary>
+    /// <summary>
+    /// The virtual address the first loadable segment asks for (load base = mapped start of file
+    /// offset 0 minus this) and the GOT slot offsets bound to <paramref name="symbol"/>, empty when
+    /// the library does not import it.
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is not a little-endian ELF64 object.</exception>
-    public static IReadOnlyList<ulong> SlotsOf(string path, string symbol)
+    public static (ulong FirstLoadAddress, IReadOnlyList<ulong> SlotOffsets) ImportSlots(string path, string symbol)
     {
         using var file = File.OpenRead(path);
+        return (FirstLoadAddress(file, path), SlotsOf(file, symbol));
+    }
+
+    static IReadOnlyList<ulong> SlotsOf(FileStream file, string symbol)
+    {
         var (sections, sectionSize, sectionCount) = HeaderTable(file, 0x28, 0x3A, 0x3C);
         if (sectionCount == 0) return [];
         Section At(int i) => Section.Parse(sections.AsSpan(i * sectionSize, sectionSize));
@@ -52,10 +61,8 @@ internal static class ElfDynamicRelocations
         return [];
     }
 
-    /// <summary>The virtual address the first loadable segment asks for: load base = mapped start of file offset 0 minus this.</summary>
-    public static ulong FirstLoadAddress(string path)
+    static ulong FirstLoadAddress(FileStream file, string path)
     {
-        using var file = File.OpenRead(path);
         var (table, programSize, programCount) = HeaderTable(file, 0x20, 0x36, 0x38);
         for (int p = 0; p < programCount; p++)
         {

@@ -36,9 +36,10 @@ internal static class ImportRedirect
         if (ProcessMemoryMap.LibraryImage(mappings, libraryFileName) is not { } image) return [];
         string path = image.Path;
 
-        ulong baseAddress = image.Start - ElfDynamicRelocations.FirstLoadAddress(path);
+        var (firstLoadAddress, offsets) = ElfDynamicRelocations.ImportSlots(path, symbol);
+        ulong baseAddress = image.Start - firstLoadAddress;
         var slots = new List<(nint, bool)>();
-        foreach (ulong offset in ElfDynamicRelocations.SlotsOf(path, symbol))
+        foreach (ulong offset in offsets)
         {
             ulong slot = baseAddress + offset;
             var page = mappings.FirstOrDefault(m => m.Contains(slot) && m.Path == path);

@@ -9,8 +9,12 @@ namespace Rollout.Models.Native;
 /// </summary>
 internal static class LibTorchExports
 {
-    const string Library = "libtorch_cpu.so";
+    /// <summary>The file name of libtorch's CPU library, which also holds MKL.</summary>
+    public const string LibraryFileName = "libtorch_cpu.so";
     static readonly Lazy<nint> Handle = new(Load);
+
+    /// <summary>Makes TorchSharp load libtorch, so that its libraries are mapped.</summary>
+    public static void EnsureLoaded() => torch.InitializeDeviceType(DeviceType.CPU);
 
     /// <summary>The address of <paramref name="symbol"/>, or zero when the library or the symbol is absent.</summary>
     public static nint Find(string symbol) =>
@@ -19,7 +23,7 @@ internal static class LibTorchExports
     static nint Load()
     {
         if (!OperatingSystem.IsLinux()) return 0;
-        torch.InitializeDeviceType(DeviceType.CPU);
-        return ProcessMemoryMap.LibraryPath(Library) is { } path && NativeLibrary.TryLoad(path, out var handle) ? handle : 0;
+        EnsureLoaded();
+        return ProcessMemoryMap.LibraryPath(LibraryFileName) is { } path && NativeLibrary.TryLoad(path, out var handle) ? handle : 0;
     }
 }

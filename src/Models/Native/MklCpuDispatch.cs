@@ -1,6 +1,5 @@
 using System.Runtime.Intrinsics.X86;
 using System.Text;
-using TorchSharp;
 
 namespace Rollout.Models.Native;
 
@@ -35,7 +34,6 @@ public static class MklCpuDispatch
 {
     /// <summary>Environment variable that turns the redirect off when set to <c>keep</c>.</summary>
     public const string DisableVariable = "ROLLOUT_MKL_VENDOR_CHECK";
-    const string Library = "libtorch_cpu.so";
     const string VendorCheck = "mkl_serv_intel_cpu_true";
     static readonly Lock Gate = new();
 
@@ -58,8 +56,8 @@ public static class MklCpuDispatch
             || !(Avx512F.IsSupported && Avx512BW.IsSupported && Avx512DQ.IsSupported && Avx512F.VL.IsSupported))
             return MklDispatchState.NotNeeded;
         if (Environment.GetEnvironmentVariable(DisableVariable) == "keep") return MklDispatchState.Disabled;
-        torch.InitializeDeviceType(DeviceType.CPU);
-        return ImportRedirect.Redirect(Library, VendorCheck, ReturnOneStub()) > 0 ? MklDispatchState.Applied : MklDispatchState.NoMkl;
+        LibTorchExports.EnsureLoaded();
+        return ImportRedirect.Redirect(LibTorchExports.LibraryFileName, VendorCheck, ReturnOneStub()) > 0 ? MklDispatchState.Applied : MklDispatchState.NoMkl;
     }
 
     static string Vendor()

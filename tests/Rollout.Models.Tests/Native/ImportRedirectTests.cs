@@ -6,12 +6,12 @@ namespace Rollout.Models.Tests.Native;
 
 public class ImportRedirectTests
 {
-    const string TorchCpu = "libtorch_cpu.so";
+    const string TorchCpu = LibTorchExports.LibraryFileName;
 
     [Fact]
     public void ResolvedSlotOfAnImportHoldsTheAddressTheLoaderBoundIt()
     {
-        torch.InitializeDeviceType(DeviceType.CPU);
+        LibTorchExports.EnsureLoaded();
         using (var t = torch.ones(1 << 20)) { }
         var slots = ImportRedirect.Slots(TorchCpu, "malloc");
 
@@ -23,7 +23,7 @@ public class ImportRedirectTests
     [Fact]
     public void LibraryThatIsNotLoadedOrSymbolNotImportedHasNoSlots()
     {
-        torch.InitializeDeviceType(DeviceType.CPU);
+        LibTorchExports.EnsureLoaded();
         Assert.Empty(ImportRedirect.Slots("libnot-loaded-here.so", "malloc"));
         Assert.Empty(ImportRedirect.Slots(TorchCpu, "rollout_no_such_symbol"));
     }
@@ -35,7 +35,7 @@ public class ImportRedirectTests
         try
         {
             File.WriteAllBytes(path, new byte[128]);
-            Assert.Throws<InvalidDataException>(() => ElfDynamicRelocations.SlotsOf(path, "malloc"));
+            Assert.Throws<InvalidDataException>(() => ElfDynamicRelocations.ImportSlots(path, "malloc"));
         }
         finally
         {

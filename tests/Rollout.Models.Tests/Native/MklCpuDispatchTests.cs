@@ -32,7 +32,7 @@ public class MklCpuDispatchTests
             return;
         }
         Assert.Equal(MklDispatchState.Applied, state);
-        var slots = ImportRedirect.Slots("libtorch_cpu.so", "mkl_serv_intel_cpu_true");
+        var slots = ImportRedirect.Slots(LibTorchExports.LibraryFileName, "mkl_serv_intel_cpu_true");
         Assert.NotEmpty(slots);
         foreach (var (address, _) in slots)
         {
