@@ -18,15 +18,16 @@ internal sealed class DecoderLayer : nn.Module<Tensor, Tensor, ForwardBatch, Ten
     {
         self_attn = new SelfAttention(config, layer, rope, options);
         mlp = new SwiGluMlp(config.HiddenSize, config.IntermediateSize, config.MlpBias, options);
-        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options.DType, options.Device);
-        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options.DType, options.Device);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x, Tensor positions, ForwardBatch batch)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), positions, batch);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var attended = self_attn.forward(input_layernorm.forward(x), positions, batch);
+        var (h, normalized) = post_attention_layernorm.AddAndNormalize(x, attended);
+        return (h + mlp.forward(normalized)).MoveToOuterDisposeScope();
     }
 }

@@ -18,11 +18,11 @@ internal sealed class DecoderStack : nn.Module<ForwardBatch, Tensor>
     public DecoderStack(ModelConfig config, ModelOptions options) : base(nameof(DecoderStack))
     {
         var (dtype, device) = (options.DType, options.Device);
-        _rope = new RotaryEmbedding(config, dtype, device);
+        _rope = new RotaryEmbedding(config, options);
         embed_tokens = new Embedding(config.VocabSize, config.HiddenSize, dtype, device);
         layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers)
             .Select(i => new DecoderLayer(config, i, _rope, options)).ToArray());
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, options);
         RegisterComponents();
     }
 

@@ -1,29 +1,45 @@
+using Rollout.Models.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Rollout.Models.Layers;
 
-/// <summary>RMSNorm as HF computes it: statistics in fp32, then the weight applied in the input's dtype.</summary>
+/// <summary>
+/// RMSNorm as HF computes it: statistics in fp32, then the weight applied in the input's dtype. fp32
+/// inference on the CPU takes <see cref="RmsNormKernel"/>.
+/// </summary>
 internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // HF parameter names
     readonly Parameter weight;
 #pragma warning restore IDE1006
     readonly double _eps;
+    readonly bool _kernel;
 
-    public RmsNorm(long size, double eps, ScalarType dtype, Device device) : base(nameof(RmsNorm))
+    public RmsNorm(long size, double eps, ModelOptions options) : base(nameof(RmsNorm))
     {
-        weight = new Parameter(ones(size, dtype, device));
+        weight = new Parameter(ones(size, options.DType, options.Device));
         _eps = eps;
+        _kernel = options.FusedCpuKernels;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor input)
     {
+        if (_kernel && RmsNormKernel.Supports(input, weight)) return RmsNormKernel.Normalize(input, weight, _eps);
         using var scope = NewDisposeScope();
         var x = input.to(ScalarType.Float32);
         x = x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps);
         return (weight * x.to(input.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><paramref name="x"/> + <paramref name="addend"/>, and that sum normalised: the residual add and the norm after it.</summary>
+    public (Tensor Sum, Tensor Normalized) AddAndNormalize(Tensor x, Tensor addend)
+    {
+        if (_kernel && x.shape.SequenceEqual(addend.shape) && RmsNormKernel.Supports(x, weight) && RmsNormKernel.Supports(addend, weight))
+            return RmsNormKernel.AddNormalize(x, addend, weight, _eps);
+        var sum = x + addend;
+        return (sum, forward(sum));
     }
 }

@@ -1,4 +1,5 @@
 using Rollout.Models.Configuration;
+using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,21 +8,24 @@ namespace Rollout.Models.Layers;
 /// <summary>
 /// Rotary position embedding in HF's rotate-half layout. The cos/sin tables are computed once (in
 /// fp32, as HF does, then cast) and indexed by position; they grow if a position runs past them.
-/// Not a module: the tables are derived state, never part of the checkpoint.
+/// Not a module: the tables are derived state, never part of the checkpoint. fp32 inference on the CPU
+/// rotates with <see cref="RotaryKernel"/>.
 /// </summary>
 internal sealed class RotaryEmbedding : IDisposable
 {
     readonly Tensor _inverseFrequencies;
     readonly ScalarType _dtype;
     readonly Device _device;
+    readonly bool _kernel;
     Tensor _cos;
     Tensor _sin;
 
-    public RotaryEmbedding(ModelConfig config, ScalarType dtype, Device device)
+    public RotaryEmbedding(ModelConfig config, ModelOptions options)
     {
-        _dtype = dtype;
-        _device = device;
-        _inverseFrequencies = InverseFrequencies(config).to(device);
+        _dtype = options.DType;
+        _device = options.Device;
+        _kernel = options.FusedCpuKernels;
+        _inverseFrequencies = InverseFrequencies(config).to(_device);
         (_cos, _sin) = Tables(Math.Max(config.MaxPositionEmbeddings, 1));
     }
 
@@ -55,6 +59,7 @@ internal sealed class RotaryEmbedding : IDisposable
     /// <summary>Rotates <paramref name="x"/> [T, heads, head_dim] by the angles of <paramref name="positions"/> [T].</summary>
     public Tensor Apply(Tensor x, Tensor positions)
     {
+        if (_kernel && RotaryKernel.Supports(x, positions, _cos, _sin)) return RotaryKernel.Rotate(x, positions, _cos, _sin);
         using var scope = NewDisposeScope();
         var cos = _cos.index_select(0, positions).unsqueeze(1);
         var sin = _sin.index_select(0, positions).unsqueeze(1);

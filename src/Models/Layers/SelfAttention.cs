@@ -38,8 +38,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, options);
         if (config.QkNorm)
         {
-            q_norm = new RmsNorm(_headDim, config.RmsNormEps, options.DType, options.Device);
-            k_norm = new RmsNorm(_headDim, config.RmsNormEps, options.DType, options.Device);
+            q_norm = new RmsNorm(_headDim, config.RmsNormEps, options);
+            k_norm = new RmsNorm(_headDim, config.RmsNormEps, options);
         }
         RegisterComponents();
     }

@@ -18,4 +18,11 @@ public sealed record ModelOptions
     /// re-made after any in-place change of a weight). On by default.
     /// </summary>
     public bool PackCpuWeights { get; init; } = true;
+
+    /// <summary>
+    /// Whether fp32 inference on the CPU runs norms, rotary embedding and the SwiGLU product through the
+    /// fused C# kernels of <c>Rollout.Models.Kernels</c> rather than chains of libtorch operations. On
+    /// by default; off only to test one path against the other.
+    /// </summary>
+    internal bool FusedCpuKernels { get; init; } = true;
 }

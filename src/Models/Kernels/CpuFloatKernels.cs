@@ -1,0 +1,26 @@
+using System.Runtime.Intrinsics;
+using Rollout.Models.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Models.Kernels;
+
+/// <summary>
+/// When the fused C# kernels (<see cref="RmsNormKernel"/>, <see cref="RotaryKernel"/>,
+/// <see cref="SwiGluKernel"/>) may stand in for a chain of libtorch operations: fp32 on the CPU,
+/// outside gradient mode (they record nothing for autograd), with 256-bit vectors. Each replaces
+/// several framework calls, each with its own pass over memory and its own thread fork, by one pass.
+/// </summary>
+internal static unsafe class CpuFloatKernels
+{
+    /// <summary>Whether <paramref name="tensors"/> are all fp32 CPU tensors the kernels may read and write now.</summary>
+    public static bool Accept(params ReadOnlySpan<Tensor> tensors)
+    {
+        if (!Vector256.IsHardwareAccelerated || is_grad_enabled()) return false;
+        foreach (var t in tensors)
+            if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || t.numel() == 0) return false;
+        return true;
+    }
+
+    public static float* Data(Tensor t) => TensorData.Floats(t);
+}

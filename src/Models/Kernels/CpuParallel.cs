@@ -1,0 +1,45 @@
+using TorchSharp;
+
+namespace Rollout.Models.Kernels;
+
+/// <summary>
+/// Runs a C# kernel's tasks on as many threads as libtorch uses. Threads claim tasks one at a time
+/// rather than taking equal shares: right after a libtorch operation its OpenMP workers still spin on
+/// the other cores, and a helper thread that gets a core late must not leave the caller waiting on a
+/// share it has not started.
+/// </summary>
+internal static class CpuParallel
+{
+    /// <summary>Runs <paramref name="body"/> for every task in [0, <paramref name="tasks"/>); returns when all are done.</summary>
+    public static void For(int tasks, Action<int> body)
+    {
+        int parts = Math.Min(torch.get_num_threads(), tasks);
+        if (parts <= 1)
+        {
+            for (int t = 0; t < tasks; t++) body(t);
+            return;
+        }
+        int next = -1;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, _ =>
+        {
+            for (int t = Interlocked.Increment(ref next); t < tasks; t = Interlocked.Increment(ref next)) body(t);
+        });
+    }
+
+    /// <summary>
+    /// Splits <paramref name="rows"/> rows of <paramref name="rowElements"/> elements into tasks of about
+    /// <paramref name="grain"/> elements (one task when the whole is smaller: waking a second thread
+    /// costs more than a small pass) and runs <paramref name="body"/>(first, end) for each.
+    /// </summary>
+    public static void ForRows(long rows, long rowElements, long grain, Action<long, long> body)
+    {
+        long perTask = Math.Max(1, grain / Math.Max(1, rowElements));
+        int tasks = (int)((rows + perTask - 1) / perTask);
+        if (tasks <= 1)
+        {
+            body(0, rows);
+            return;
+        }
+        For(tasks, t => body(t * perTask, Math.Min(rows, (t + 1) * perTask)));
+    }
+}
