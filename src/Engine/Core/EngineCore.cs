@@ -179,8 +179,10 @@ internal sealed class EngineCore : IDisposable
             }
             row += rows;
         }
+        // Decode-only steps sample every logit row once, in order: no gather needed.
+        bool everyRowInOrder = samplingIndex.Count == logits.shape[0] && samplingIndex.Select((r, i) => r == i).All(same => same);
         var chosen = samplingRows.Count == 0 ? []
-            : _sampler.Sample(logits.index_select(0, tensor(samplingIndex.ToArray(), device: logits.device)), samplingRows).Tokens;
+            : _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(samplingIndex.ToArray(), device: logits.device)), samplingRows).Tokens;
 
         long sampledAt = Stopwatch.GetTimestamp();
         var tokensBySequence = new Dictionary<Sequence, int>(draws.Count);

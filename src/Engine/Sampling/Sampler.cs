@@ -34,8 +34,10 @@ internal sealed class Sampler
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        // A private contiguous copy: the transforms below work in place on flat views.
-        var x = logits.to(ScalarType.Float32, copy: true).contiguous();
+        // Logit bias and min-tokens masking work in place on flat views, so only they need a private copy;
+        // at batch 64 over 32000 tokens the copy was a third of the greedy draw.
+        bool writesInPlace = rows.Any(r => r.Params.LogitBias.Count > 0 || r.OutputTokenIds.Count < r.Params.MinTokens);
+        var x = logits.to(ScalarType.Float32, copy: writesInPlace).contiguous();
         var rawLogprobs = rows.Any(r => Wants(r, LogprobsMode.Raw)) ? x.log_softmax(-1) : null;
 
         AddLogitBias(x, rows);
