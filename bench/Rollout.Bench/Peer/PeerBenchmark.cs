@@ -11,8 +11,9 @@ namespace Rollout.Bench.Peer;
 
 /// <summary>
 /// <c>rollout bench peer</c>: Rollout's engine against llama.cpp (LLamaSharp, in its own process) on
-/// the same GGUF file, the same token ids and thread count, greedy, runs interleaved A B A B; medians
-/// with min-max, and each figure as a fraction of the machine's bound measured in the same run.
+/// the same GGUF file, the same token ids and thread count, greedy, runs interleaved A B A B, each
+/// engine timed while the other's processes are stopped; medians with min-max, and each figure as a
+/// fraction of the machine's bound measured in the same run.
 /// </summary>
 internal static class PeerBenchmark
 {
@@ -70,10 +71,10 @@ internal static class PeerBenchmark
             {
                 foreach (var w in workloads)
                 {
-                    var (rolloutTps, rolloutTokens) = RunRollout(loaded, w, prompts[w.Name]);
+                    var (rolloutTps, rolloutTokens) = Alone([batchPeer, prefillPeer], () => RunRollout(loaded, w, prompts[w.Name]));
                     rollout[w.Name].Add(rolloutTps);
-                    var peer = w.Name == "prefill512" ? prefillPeer : batchPeer;
-                    var result = peer.Run(new LlamaCppJob(w.Name == "prefill512" ? PeerWorkload.Prefill : PeerWorkload.Decode, prompts[w.Name], w.NewTokens));
+                    var (peer, other) = w.Name == "prefill512" ? (prefillPeer, batchPeer) : (batchPeer, prefillPeer);
+                    var result = Alone([other], () => peer.Run(new LlamaCppJob(w.Name == "prefill512" ? PeerWorkload.Prefill : PeerWorkload.Decode, prompts[w.Name], w.NewTokens)));
                     llama[w.Name].Add(w.Name == "prefill512" ? w.PromptTokens / result.PrefillSeconds : result.DecodeTokensPerSecond);
                     if (w.Name == "decode1")
                     {
@@ -133,6 +134,20 @@ internal static class PeerBenchmark
         var metrics = engine.Metrics;
         double tps = w.NewTokens == 1 ? w.PromptTokens / seconds : metrics.MeanDecodeBatchSize / metrics.MeanDecodeStepTime.TotalSeconds;
         return (tps, outputs[0].Outputs[0].TokenIds.ToArray());
+    }
+
+    // Each engine is timed with the other's processes stopped, so neither runs beside the other's leftovers.
+    static T Alone<T>(LlamaCppPeer[] stopped, Func<T> run)
+    {
+        foreach (var peer in stopped) peer.Pause();
+        try
+        {
+            return run();
+        }
+        finally
+        {
+            foreach (var peer in stopped) peer.Resume();
+        }
     }
 
     static double Median(List<double> values)

@@ -92,6 +92,37 @@ public sealed class LlamaCppPeerTests(TinyPeerFixture tiny) : IClassFixture<Tiny
         Assert.Equal(2, result.Tokens.Single().Length);
     }
 
+    [Fact]
+    public void A_paused_peer_is_stopped_and_serves_again_once_resumed()
+    {
+        tiny.Peer.Pause();
+        try
+        {
+            Assert.Equal('T', StateSoon(tiny.Peer.ProcessId, 'T'));
+        }
+        finally
+        {
+            tiny.Peer.Resume();
+        }
+        Assert.NotEqual('T', StateSoon(tiny.Peer.ProcessId, 'S'));
+
+        var result = tiny.Peer.Run(new LlamaCppJob(PeerWorkload.Decode, [[1, 5, 9]], NewTokens: 2));
+
+        Assert.Equal(2, result.Tokens.Single().Length);
+    }
+
+    // A signal takes effect asynchronously: wait up to a second for the state hoped for, then report the last seen.
+    static char StateSoon(int pid, char hoped)
+    {
+        char state = ' ';
+        for (int i = 0; i < 100 && state != hoped; i++, Thread.Sleep(10))
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            state = stat[stat.LastIndexOf(')') + 2];
+        }
+        return state;
+    }
+
     static int[][] Prompts(int count, int vocabSize)
     {
         var random = new Random(11);
