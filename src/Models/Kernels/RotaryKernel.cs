@@ -12,7 +12,8 @@ namespace Rollout.Models.Kernels;
 /// </summary>
 internal static unsafe class RotaryKernel
 {
-    const long Grain = 1 << 16;
+    // As for RmsNormKernel: decode batches stay on one thread, prefills split.
+    const long Grain = 1 << 18;
 
     /// <summary>
     /// Whether the kernel can rotate <paramref name="x"/> [T, heads, D] at <paramref name="positions"/>
