@@ -189,7 +189,7 @@ internal sealed class Sampler
     Tensor Choose(Tensor x, IReadOnlyList<SamplingRow> rows)
     {
         var greedy = rows.Select(r => r.Params.IsGreedy).ToArray();
-        if (greedy.All(g => g)) return x.argmax(-1);
+        if (greedy.All(g => g)) return GreedyArgMax.Supports(x) ? tensor(GreedyArgMax.Rows(x)) : x.argmax(-1);
 
         var u = rows.Select(r => r.Params.IsGreedy ? 0.0 : NextUniform(r)).ToArray();
         var cdf = x.softmax(-1, ScalarType.Float64).cumsum(-1);
