@@ -14,6 +14,7 @@ namespace Rollout.Engine.Execution;
 internal sealed class PagedAttention : IAttentionContext
 {
     readonly PagedKvTensors _kv;
+    readonly long[] _slots;
     readonly Tensor _slotMapping;
     readonly int _decodes;
     readonly int _decodeMaxBlocks;
@@ -37,7 +38,8 @@ internal sealed class PagedAttention : IAttentionContext
         foreach (var s in sequences)
             for (int p = s.StartPosition; p < s.ContextLength; p++)
                 slots.Add((long)s.BlockTable[p / bs] * bs + p % bs);
-        _slotMapping = tensor(slots.ToArray(), device: device);
+        _slots = slots.ToArray();
+        _slotMapping = tensor(_slots, device: device);
 
         _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1).Count();
         _decodeLengths = sequences.Take(_decodes).Select(s => s.ContextLength).ToArray();
@@ -73,8 +75,8 @@ internal sealed class PagedAttention : IAttentionContext
     {
         var keys = _kv.Keys(layer);
         var values = _kv.Values(layer);
-        keys.index_copy_(0, _slotMapping, key);
-        values.index_copy_(0, _slotMapping, value);
+        Write(keys, key);
+        Write(values, value);
         var outputs = new List<Tensor>(1 + _prefills.Length);
         if (_decodes > 0)
         {
@@ -86,6 +88,12 @@ internal sealed class PagedAttention : IAttentionContext
         foreach (var (start, count, startPosition, blocks) in _prefills)
             outputs.Add(AttendPrefill(query.narrow(0, start, count), keys, values, blocks, startPosition, count, options.SlidingWindow));
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
+    }
+
+    void Write(Tensor cache, Tensor rows)
+    {
+        if (KvSlotWriter.Supports(cache, rows)) KvSlotWriter.Write(cache, _slots, rows);
+        else cache.index_copy_(0, _slotMapping, rows);
     }
 
     // The decodes' KV gathered into [B, max_len, kv_heads, D]; every KV head's group of query heads

@@ -1,0 +1,47 @@
+using Rollout.Engine.Execution;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rollout.Engine.Tests.Execution;
+
+public class KvSlotWriterTests
+{
+    [Fact]
+    public void WritesTheRowsOfAFusedProjectionViewWhereIndexCopyWould()
+    {
+        using var scope = NewDisposeScope();
+        // v out of qkv: [T, kv_heads, D] with a row stride wider than kv_heads * D.
+        var rows = randn(5, 3 * 2 * 8 + 4).narrow(1, 20, 2 * 8).reshape(5, 2, 8);
+        long[] slots = [7, 0, 12, 3, 8];
+        var cache = randn(16, 2, 8);
+        var expected = cache.clone().index_copy_(0, tensor(slots), rows);
+
+        Assert.True(KvSlotWriter.Supports(cache, rows));
+        KvSlotWriter.Write(cache, slots, rows);
+
+        Assert.Equal(0, (cache - expected).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void ASlotOutsideTheCacheIsRefusedBeforeAnyRowIsWritten()
+    {
+        using var scope = NewDisposeScope();
+        var cache = zeros(4, 1, 8);
+        var rows = ones(2, 1, 8);
+
+        var error = Assert.Throws<ArgumentException>(() => KvSlotWriter.Write(cache, [1, 4], rows));
+
+        Assert.Contains("slot 4", error.Message);
+        Assert.Equal(0, cache.abs().sum().item<float>());
+    }
+
+    [Fact]
+    public void OtherLayoutsAndDtypesAreLeftToIndexCopy()
+    {
+        using var scope = NewDisposeScope();
+        var cache = zeros(4, 2, 8);
+        Assert.False(KvSlotWriter.Supports(cache, randn(2, 8, 2).transpose(1, 2)));
+        Assert.False(KvSlotWriter.Supports(cache, randn(2, 2, 8, dtype: ScalarType.Float64)));
+        Assert.False(KvSlotWriter.Supports(zeros(4, 2, 8, dtype: ScalarType.BFloat16), randn(2, 2, 8)));
+    }
+}
