@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using Rollout.Models.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +10,7 @@ namespace Rollout.Models.Kernels;
 /// outside gradient mode (they record nothing for autograd), with 256-bit vectors. Each replaces
 /// several framework calls, each with its own pass over memory and its own thread fork, by one pass.
 /// </summary>
-internal static unsafe class CpuFloatKernels
+internal static class CpuFloatKernels
 {
     /// <summary>Whether <paramref name="tensors"/> are all fp32 CPU tensors the kernels may read and write now.</summary>
     public static bool Accept(params ReadOnlySpan<Tensor> tensors)
@@ -21,6 +20,4 @@ internal static unsafe class CpuFloatKernels
             if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || t.numel() == 0) return false;
         return true;
     }
-
-    public static float* Data(Tensor t) => TensorData.Floats(t);
 }

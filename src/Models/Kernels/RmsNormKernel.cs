@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Rollout.Models.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +27,7 @@ internal static unsafe class RmsNormKernel
         var output = empty(input.shape, ScalarType.Float32);
         var x = new FloatRows(input);
         var y = new FloatRows(output);
-        float* w = CpuFloatKernels.Data(weight);
+        float* w = TensorData.Floats(weight);
         float epsilon = (float)eps;
         CpuParallel.ForRows(x.Count, x.Length, Grain, (first, end) =>
         {
@@ -44,7 +45,7 @@ internal static unsafe class RmsNormKernel
         var sum = empty(x.shape, ScalarType.Float32);
         var output = empty(x.shape, ScalarType.Float32);
         var (a, b, s, y) = (new FloatRows(x), new FloatRows(addend), new FloatRows(sum), new FloatRows(output));
-        float* w = CpuFloatKernels.Data(weight);
+        float* w = TensorData.Floats(weight);
         float epsilon = (float)eps;
         CpuParallel.ForRows(a.Count, a.Length, Grain, (first, end) =>
         {

@@ -36,7 +36,7 @@ internal static unsafe class RotaryKernel
                 throw new ArgumentOutOfRangeException(nameof(positions), position[t], $"position outside the rotary tables [0, {tableLength})");
         var output = empty(x.shape, ScalarType.Float32);
         var rows = new FloatRows(x);
-        float* y = CpuFloatKernels.Data(output), c = CpuFloatKernels.Data(cos), s = CpuFloatKernels.Data(sin);
+        float* y = TensorData.Floats(output), c = TensorData.Floats(cos), s = TensorData.Floats(sin);
         CpuParallel.ForRows(rows.Count, d, Grain, (first, end) =>
         {
             for (long r = first; r < end; r++)

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Rollout.Models.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,7 +24,7 @@ internal static unsafe class SwiGluKernel
     {
         long intermediate = gateUp.shape[^1] / 2, rows = gateUp.numel() / gateUp.shape[^1];
         var output = empty([.. gateUp.shape[..^1], intermediate], ScalarType.Float32);
-        float* x = CpuFloatKernels.Data(gateUp), y = CpuFloatKernels.Data(output);
+        float* x = TensorData.Floats(gateUp), y = TensorData.Floats(output);
         CpuParallel.ForRows(rows, intermediate, Grain, (first, end) =>
         {
             for (long r = first; r < end; r++) Row(x + r * 2 * intermediate, y + r * intermediate, (int)intermediate);
