@@ -1,3 +1,4 @@
+using Rollout.Models.Kernels;
 using Rollout.Models.Native;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,9 +16,7 @@ internal static unsafe class KvSlotWriter
     /// fused projection) can be copied into <paramref name="cache"/> [slots, kv_heads, D] here.
     /// </summary>
     public static bool Supports(Tensor cache, Tensor rows) =>
-        cache.device_type == DeviceType.CPU && rows.device_type == DeviceType.CPU
-        && cache.dtype == ScalarType.Float32 && rows.dtype == ScalarType.Float32
-        && cache.is_contiguous() && rows.dim() == 3 && cache.dim() == 3
+        CpuFloatKernels.Accept(cache, rows) && cache.is_contiguous() && rows.dim() == 3 && cache.dim() == 3
         && rows.shape[1] == cache.shape[1] && rows.shape[2] == cache.shape[2]
         && rows.stride(2) == 1 && rows.stride(1) == rows.shape[2];
 

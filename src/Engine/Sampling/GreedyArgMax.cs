@@ -18,8 +18,7 @@ internal static unsafe class GreedyArgMax
 
     /// <summary>Whether <paramref name="logits"/> [rows, vocab] can be read here.</summary>
     public static bool Supports(Tensor logits) =>
-        Vector256.IsHardwareAccelerated && logits.device_type == DeviceType.CPU && logits.dtype == ScalarType.Float32
-        && logits.dim() == 2 && logits.is_contiguous() && logits.shape[1] > 0 && logits.shape[1] <= int.MaxValue;
+        CpuFloatKernels.Accept(logits) && logits.dim() == 2 && logits.is_contiguous() && logits.shape[1] <= int.MaxValue;
 
     /// <summary>The chosen token id of each row.</summary>
     public static long[] Rows(Tensor logits)

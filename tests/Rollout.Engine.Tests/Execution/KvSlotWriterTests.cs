@@ -10,6 +10,8 @@ public class KvSlotWriterTests
     public void WritesTheRowsOfAFusedProjectionViewWhereIndexCopyWould()
     {
         using var scope = NewDisposeScope();
+        // The engine samples and writes its cache outside gradient mode, as the kernels require.
+        using var noGrad = no_grad();
         // v out of qkv: [T, kv_heads, D] with a row stride wider than kv_heads * D.
         var rows = randn(5, 3 * 2 * 8 + 4).narrow(1, 20, 2 * 8).reshape(5, 2, 8);
         long[] slots = [7, 0, 12, 3, 8];
@@ -26,6 +28,7 @@ public class KvSlotWriterTests
     public void ASlotOutsideTheCacheIsRefusedBeforeAnyRowIsWritten()
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         var cache = zeros(4, 1, 8);
         var rows = ones(2, 1, 8);
 
@@ -39,6 +42,7 @@ public class KvSlotWriterTests
     public void OtherLayoutsAndDtypesAreLeftToIndexCopy()
     {
         using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         var cache = zeros(4, 2, 8);
         Assert.False(KvSlotWriter.Supports(cache, randn(2, 8, 2).transpose(1, 2)));
         Assert.False(KvSlotWriter.Supports(cache, randn(2, 2, 8, dtype: ScalarType.Float64)));
