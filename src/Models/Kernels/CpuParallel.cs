@@ -1,12 +1,13 @@
+using Rollout.Models.Native;
 using TorchSharp;
 
 namespace Rollout.Models.Kernels;
 
 /// <summary>
-/// Runs a C# kernel's tasks on as many threads as libtorch uses. Threads claim tasks one at a time
-/// rather than taking equal shares: right after a libtorch operation its OpenMP workers still spin on
-/// the other cores, and a helper thread that gets a core late must not leave the caller waiting on a
-/// share it has not started.
+/// Runs a C# kernel's tasks on as many threads as libtorch uses: on libtorch's own OpenMP team where
+/// libgomp is there (<see cref="OpenMpTeam"/>), else on the .NET thread pool. Threads claim tasks one at
+/// a time rather than taking equal shares, so a thread that gets its core late does not leave the
+/// caller waiting on a share it has not started.
 /// </summary>
 internal static class CpuParallel
 {
@@ -19,8 +20,15 @@ internal static class CpuParallel
             for (int t = 0; t < tasks; t++) body(t);
             return;
         }
+        if (OpenMpTeam.IsAvailable) OpenMpTeam.For(tasks, parts, body);
+        else OnThreadPool(tasks, parts, body);
+    }
+
+    /// <summary>The fallback where libgomp is absent: <paramref name="threads"/> thread-pool workers claim the tasks.</summary>
+    internal static void OnThreadPool(int tasks, int threads, Action<int> body)
+    {
         int next = -1;
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, _ =>
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
         {
             for (int t = Interlocked.Increment(ref next); t < tasks; t = Interlocked.Increment(ref next)) body(t);
         });
