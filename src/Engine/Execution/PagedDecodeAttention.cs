@@ -95,6 +95,7 @@ internal static unsafe class PagedDecodeAttention
                 for (int p = 0; p < n; p++)
                 {
                     if (p + 1 < n) Prefetch(s.Keys + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
+                    if (p + PageLookahead < n) PrefetchPages(s.Keys + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* key = s.Keys + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
                     for (int q = 0; q < queries; q++) scores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
                 }
@@ -104,6 +105,7 @@ internal static unsafe class PagedDecodeAttention
                 for (int p = 0; p < n; p++)
                 {
                     if (p + 1 < n) Prefetch(s.Values + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
+                    if (p + PageLookahead < n) PrefetchPages(s.Values + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* value = s.Values + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
                     for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, scores[q * n + p], d);
                 }
@@ -123,6 +125,19 @@ internal static unsafe class PagedDecodeAttention
     static void Prefetch(float* row, int floats)
     {
         for (int i = 0; i < floats; i += 64 / sizeof(float)) Sse.Prefetch0(row + i);
+    }
+
+    // A row's first line and every 4 KB page it enters, PageLookahead rows ahead: a touched page is one the
+    // hardware prefetchers then stream on their own, a couple of rows before the full prefetch above asks
+    // for its lines. Measured right after a product (as in a step) at batch 64 and 96 positions, in
+    // alternating pairs: 1.06-1.16 against 1.29-1.43 ms a layer; 2 to 4 rows ahead measured alike.
+    const int PageLookahead = 3;
+
+    static void PrefetchPages(float* row, int floats)
+    {
+        Sse.Prefetch0(row);
+        long start = (long)row, end = start + (long)floats * sizeof(float);
+        for (long page = (start + 4095) & ~4095L; page < end; page += 4096) Sse.Prefetch0((void*)page);
     }
 
     static long RowOf(int* table, int position, int blockSize) => (long)table[position / blockSize] * blockSize + position % blockSize;
