@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 namespace Rollout.Models.Kernels;
 
 /// <summary>
-/// When the fused C# kernels (<see cref="RmsNormKernel"/>, <see cref="RotaryKernel"/>,
-/// <see cref="SwiGluKernel"/>) may stand in for a chain of libtorch operations: fp32 on the CPU,
-/// outside gradient mode (they record nothing for autograd), with 256-bit vectors. Each replaces
-/// several framework calls, each with its own pass over memory and its own thread fork, by one pass.
+/// When a C# kernel (<see cref="RmsNormKernel"/>, <see cref="RotaryKernel"/>, <see cref="SwiGluKernel"/>,
+/// and the engine's KV slot writer and greedy argmax) may stand in for libtorch operations: fp32 on the
+/// CPU, outside gradient mode (they record nothing for autograd), with 256-bit vectors. Each replaces
+/// one or several framework calls, each with its own pass over memory and its own thread fork, by one pass.
 /// </summary>
 internal static class CpuFloatKernels
 {
