@@ -12,10 +12,11 @@ public sealed record ModelOptions
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
 
     /// <summary>
-    /// Whether fp32 inference on the CPU (outside gradient mode) multiplies by weights packed once
-    /// for MKL rather than re-packed on every product: about 1.5x faster matmuls at decode batch
-    /// sizes, for 1.6-2.6x the weights' memory in packed copies (made at the first inference call and
-    /// re-made after any in-place change of a weight). On by default.
+    /// Whether fp32 inference on an AVX-512 CPU (outside gradient mode) multiplies by weights packed
+    /// once into column panels rather than through libtorch's MKL, which re-packs them on every
+    /// product: about 1.5x faster matmuls at decode batch sizes, for the weights' memory once more in
+    /// packed copies (made at the first inference call and re-made after any in-place change of a
+    /// weight). On by default.
     /// </summary>
     public bool PackCpuWeights { get; init; } = true;
 
