@@ -6,7 +6,8 @@ namespace Rollout.Models.Kernels;
 
 /// <summary>
 /// When a C# kernel (<see cref="RmsNormKernel"/>, <see cref="RotaryKernel"/>, <see cref="SwiGluKernel"/>,
-/// and the engine's KV slot writer and greedy argmax) may stand in for libtorch operations: fp32 on the
+/// <see cref="PanelGemm"/> through the packed linear layers, and the engine's KV slot writer and greedy
+/// argmax) may stand in for libtorch operations: fp32 on the
 /// CPU, outside gradient mode (they record nothing for autograd), with 256-bit vectors. Each replaces
 /// one or several framework calls, each with its own pass over memory and its own thread fork, by one pass.
 /// </summary>

@@ -46,8 +46,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
 
     public Tensor Forward(Tensor input)
     {
-        bool packed = _enabled && !is_grad_enabled() && input.dtype == ScalarType.Float32
-            && input.device_type == DeviceType.CPU && input.dim() >= 1 && input.shape[^1] == _in && input.numel() > 0;
+        bool packed = _enabled && CpuFloatKernels.Accept(input) && input.dim() >= 1 && input.shape[^1] == _in;
         LastUsedPacked = packed;
         if (!packed) return nn.functional.linear(input, _weight, _bias);
 
