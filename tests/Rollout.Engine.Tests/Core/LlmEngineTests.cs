@@ -108,7 +108,9 @@ public class LlmEngineTests
         var e = Assert.Throws<InvalidSamplingParametersException>(() => engine.AddRequest([1], new SamplingParams { Temperature = -1 }));
         Assert.Equal("temperature", e.ParameterName);
         Assert.Throws<ArgumentOutOfRangeException>(() => engine.AddRequest([-1], new SamplingParams()));
-        engine.AddRequest([1], new SamplingParams { MaxTokens = 1 }, "dup");
+        // Long enough that the first "dup" is still running when the second arrives: a one-token request
+        // could finish on the engine's thread first.
+        engine.AddRequest([1], new SamplingParams { MaxTokens = 32, IgnoreEos = true }, "dup");
         Assert.Throws<ArgumentException>(() => engine.AddRequest([1], new SamplingParams(), "dup"));
     }
 
