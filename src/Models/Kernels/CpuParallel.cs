@@ -6,8 +6,8 @@ namespace Rollout.Models.Kernels;
 /// <summary>
 /// Runs a C# kernel's tasks on as many threads as libtorch uses: on libtorch's own OpenMP team where
 /// libgomp is there (<see cref="OpenMpTeam"/>), else on the .NET thread pool. Threads claim tasks one at
-/// a time rather than taking equal shares, so a thread that gets its core late does not leave the
-/// caller waiting on a share it has not started.
+/// a time, each from its own contiguous share first and then from the others' (<see cref="TaskShares"/>),
+/// so a thread that gets its core late does not leave the caller waiting on a share it has not started.
 /// </summary>
 internal static class CpuParallel
 {
@@ -27,11 +27,8 @@ internal static class CpuParallel
     /// <summary>The fallback where libgomp is absent: <paramref name="threads"/> thread-pool workers claim the tasks.</summary>
     internal static void OnThreadPool(int tasks, int threads, Action<int> body)
     {
-        int next = -1;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
-        {
-            for (int t = Interlocked.Increment(ref next); t < tasks; t = Interlocked.Increment(ref next)) body(t);
-        });
+        var shares = new TaskShares(tasks, threads);
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => shares.Drain(body));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Rollout.Models.Kernels;
 
 namespace Rollout.Models.Native;
 
@@ -20,13 +21,13 @@ internal static unsafe class OpenMpTeam
 
     /// <summary>
     /// Runs <paramref name="body"/> for every task in [0, <paramref name="tasks"/>) on
-    /// <paramref name="threads"/> team threads, the caller among them; each thread claims the next
-    /// unclaimed task. Returns when all are done; the first exception a task threw is rethrown here,
-    /// and no task starts after it.
+    /// <paramref name="threads"/> team threads, the caller among them, each claiming tasks from its
+    /// own <see cref="TaskShares"/> share first. Returns when all are done; the first exception a task
+    /// threw is rethrown here, and no task starts after it.
     /// </summary>
     public static void For(int tasks, int threads, Action<int> body)
     {
-        var work = new Work(tasks, body);
+        var work = new Work(new TaskShares(tasks, threads), body);
         var handle = GCHandle.Alloc(work);
         try
         {
@@ -39,11 +40,10 @@ internal static unsafe class OpenMpTeam
         if (work.Error is not null) throw new AggregateException(work.Error);
     }
 
-    sealed class Work(int tasks, Action<int> body)
+    sealed class Work(TaskShares shares, Action<int> body)
     {
-        public readonly int Tasks = tasks;
+        public readonly TaskShares Shares = shares;
         public readonly Action<int> Body = body;
-        public int Next = -1;
         public Exception? Error;
     }
 
@@ -54,12 +54,11 @@ internal static unsafe class OpenMpTeam
         var work = (Work)GCHandle.FromIntPtr(state).Target!;
         try
         {
-            for (int t = Interlocked.Increment(ref work.Next); t < work.Tasks; t = Interlocked.Increment(ref work.Next)) work.Body(t);
+            work.Shares.Drain(work.Body);
         }
         catch (Exception e)
         {
             Interlocked.CompareExchange(ref work.Error, e, null);
-            Volatile.Write(ref work.Next, work.Tasks);
         }
     }
 }
