@@ -149,8 +149,15 @@ internal static unsafe class PanelGemm
         }
     }
 
-    // A single row (a batch-1 decode) reads the panel once and is bound by memory: no tile, and no
-    // prefetch, which measured slower here than the hardware's own streaming.
+    // A single row (a batch-1 decode) reads the panel once and is bound by memory: no tile. Prefetching
+    // the next panel, as the tiles do, measured slower here than the hardware's own streaming; but those
+    // streams stop at every 4 KB page, so every 2 KB the row touches the line a page ahead, and the next
+    // page's stream has started when the row gets there. Measured on the 49 products of a batch-1 decode
+    // step, alternating with the row without it: 8.1-9.2 against 8.5-10.2 ms (13 of 16 pairs faster),
+    // and 13.3 against 15.4 ms while the machine was busy.
+    const int PageAheadBytes = 4096;
+    const int PageTouchRows = 2048 / (PanelColumns * sizeof(float));
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Row(float* x, int k, float* b, float* c, int columns, float* tile)
     {
@@ -159,6 +166,7 @@ internal static unsafe class PanelGemm
         int i = 0;
         for (; i + 1 < k; i += 2, bk += 2 * PanelColumns)
         {
+            if ((i & (PageTouchRows - 1)) == 0) Sse.Prefetch0((byte*)bk + PageAheadBytes);
             var v = Vector512.Create(x[i]);
             c0 = Avx512F.FusedMultiplyAdd(v, Vector512.Load(bk), c0);
             c1 = Avx512F.FusedMultiplyAdd(v, Vector512.Load(bk + 16), c1);
