@@ -2,8 +2,10 @@
 # Checks Rollout on a CUDA machine that has PyTorch (for its libtorch CUDA libraries) but no .NET:
 # the caller carries .device/ with a framework-dependent `dotnet publish` of src/Rollout (libtorch CPU
 # libraries removed, libLibTorchSharp.so kept), a .NET runtime tarball, and the stories260K GGUF.
-# Prints and saves (to $OUT) CPU and CUDA generations of the same greedy prompts, through the engine
-# (`rollout generate` drives LlmEngine), and compares them.
+# Prints and saves (to $OUT) CPU and CUDA generations of the same prompts, through the engine
+# (`rollout generate` drives LlmEngine), and compares them: greedy for every tiny architecture the
+# factory writes, and one sampled generation (the sampler's draws come from its own seeded counter,
+# so equal logits give equal tokens on either device).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 torch_lib=$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))")
@@ -25,3 +27,15 @@ for device in cpu cuda; do
 done
 cmp "$OUT/qwen3-cpu-float32.txt" "$OUT/qwen3-cuda-float32.txt" && echo "qwen3 fp32: CPU and CUDA generations identical"
 cmp "$OUT/stories-cpu.txt" "$OUT/stories-cuda.txt" && echo "stories260K: CPU and CUDA generations identical"
+prompt="The quick brown fox jumps over the lazy dog and then"
+for arch in LlamaForCausalLM Qwen2ForCausalLM MistralForCausalLM Qwen3ForCausalLM; do
+  r create-test-model --arch $arch --out /tmp/$arch > /dev/null || exit 1
+  for device in cpu cuda; do
+    r generate --model /tmp/$arch --prompt "$prompt" --max-tokens 200 --device $device > "$OUT/$arch-$device.txt" 2> "$OUT/$arch-$device.err" || tail -5 "$OUT/$arch-$device.err"
+  done
+  cmp -s "$OUT/$arch-cpu.txt" "$OUT/$arch-cuda.txt" && echo "$arch, 200 greedy tokens: CPU and CUDA identical" || echo "$arch: CPU and CUDA DIFFER"
+done
+for device in cpu cuda; do
+  r generate --model /tmp/Qwen3ForCausalLM --prompt "$prompt" --max-tokens 100 --temperature 1 --seed 7 --device $device > "$OUT/sampled-$device.txt" 2>&1
+done
+cmp -s "$OUT/sampled-cpu.txt" "$OUT/sampled-cuda.txt" && echo "sampled (temperature 1, seed 7): CPU and CUDA identical" || echo "sampled: CPU and CUDA differ"
