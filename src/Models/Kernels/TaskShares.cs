@@ -15,24 +15,22 @@ internal sealed class TaskShares
     const int Stride = 64 / sizeof(long);
 
     readonly long[] _shares;
+    readonly int _count;
     int _joined = -1;
 
     public TaskShares(int tasks, int shares)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(tasks);
         ArgumentOutOfRangeException.ThrowIfLessThan(shares, 1);
-        Count = shares;
+        _count = shares;
         _shares = new long[shares * Stride];
         for (int s = 0; s < shares; s++) _shares[s * Stride] = Pack((int)((long)tasks * s / shares), (int)((long)tasks * (s + 1) / shares));
     }
 
-    /// <summary>How many shares the tasks were cut into.</summary>
-    public int Count { get; }
-
     /// <summary>Runs claimed tasks on the calling thread until none is left; a task's exception cancels the rest and is rethrown.</summary>
     public void Drain(Action<int> body)
     {
-        int home = Interlocked.Increment(ref _joined) % Count;
+        int home = Interlocked.Increment(ref _joined) % _count;
         try
         {
             while (TryClaim(home, out int task)) body(task);
@@ -48,9 +46,9 @@ internal sealed class TaskShares
     public bool TryClaim(int home, out int task)
     {
         if (TryTake(home, fromFront: true, out task)) return true;
-        for (int k = 1; k < Count; k++)
+        for (int k = 1; k < _count; k++)
         {
-            if (TryTake((home + k) % Count, fromFront: false, out task)) return true;
+            if (TryTake((home + k) % _count, fromFront: false, out task)) return true;
         }
         return false;
     }
@@ -58,7 +56,7 @@ internal sealed class TaskShares
     /// <summary>Empties every share: no task is claimed after this.</summary>
     public void Cancel()
     {
-        for (int s = 0; s < Count; s++) Volatile.Write(ref _shares[s * Stride], Pack(0, 0));
+        for (int s = 0; s < _count; s++) Volatile.Write(ref _shares[s * Stride], Pack(0, 0));
     }
 
     bool TryTake(int share, bool fromFront, out int task)
