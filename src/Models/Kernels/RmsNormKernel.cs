@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace Rollout.Models.Kernels;
 
 /// <summary>
-/// RMSNorm of each row, y = w * (x / sqrt(mean(x²) + eps)), optionally fused with the residual add
-/// before it: one pass where libtorch takes six operations (seven with the add), each a pass over the
-/// activations.
+/// RMSNorm of each row, y = w * (x / sqrt(mean(x²) + eps)): one pass where libtorch takes six
+/// operations, each a pass over the activations. (The residual add before it joins the product before
+/// that: <see cref="PanelEpilogue.Accumulate"/>.)
 /// </summary>
 internal static unsafe class RmsNormKernel
 {
@@ -31,47 +31,22 @@ internal static unsafe class RmsNormKernel
         float epsilon = (float)eps;
         CpuParallel.ForRows(x.Count, x.Length, Grain, (first, end) =>
         {
-            for (long r = first; r < end; r++) Row(x[r], null, null, y[r], w, (int)x.Length, epsilon);
+            for (long r = first; r < end; r++) Row(x[r], y[r], w, (int)x.Length, epsilon);
         });
         return output;
     }
 
-    /// <summary>
-    /// <paramref name="x"/> + <paramref name="addend"/> (same shape), and that sum's normalised rows; both
-    /// new contiguous tensors.
-    /// </summary>
-    public static (Tensor Sum, Tensor Normalized) AddNormalize(Tensor x, Tensor addend, Tensor weight, double eps)
-    {
-        var sum = empty(x.shape, ScalarType.Float32);
-        var output = empty(x.shape, ScalarType.Float32);
-        var (a, b, s, y) = (new FloatRows(x), new FloatRows(addend), new FloatRows(sum), new FloatRows(output));
-        float* w = TensorData.Floats(weight);
-        float epsilon = (float)eps;
-        CpuParallel.ForRows(a.Count, a.Length, Grain, (first, end) =>
-        {
-            for (long r = first; r < end; r++) Row(a[r], b[r], s[r], y[r], w, (int)a.Length, epsilon);
-        });
-        return (sum, output);
-    }
-
-    // With an addend, the row is x + addend, stored to sum and read back from there (still in L1).
-    static void Row(float* x, float* addend, float* sum, float* output, float* weight, int n, float eps)
+    static void Row(float* x, float* output, float* weight, int n, float eps)
     {
         const int lanes = 8;
         var squares = Vector256<float>.Zero;
         for (int i = 0; i < n; i += lanes)
         {
             var v = Vector256.Load(x + i);
-            if (addend is not null)
-            {
-                v += Vector256.Load(addend + i);
-                v.Store(sum + i);
-            }
             squares = Vector256.FusedMultiplyAdd(v, v, squares);
         }
-        float* source = addend is null ? x : sum;
         var scale = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(squares) / n + eps));
         for (int i = 0; i < n; i += lanes)
-            (Vector256.Load(weight + i) * (Vector256.Load(source + i) * scale)).Store(output + i);
+            (Vector256.Load(weight + i) * (Vector256.Load(x + i) * scale)).Store(output + i);
     }
 }

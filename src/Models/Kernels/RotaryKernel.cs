@@ -20,20 +20,31 @@ internal static unsafe class RotaryKernel
     /// (int64 [T]) with tables [length, D].
     /// </summary>
     public static bool Supports(Tensor x, Tensor positions, Tensor cos, Tensor sin) =>
-        CpuFloatKernels.Accept(x, cos, sin) && x.dim() == 3 && FloatRows.Fits(x) && x.shape[^1] % (2 * Vector256<float>.Count) == 0
-        && cos.is_contiguous() && sin.is_contiguous() && cos.shape[^1] == x.shape[^1] && sin.shape.SequenceEqual(cos.shape)
+        CpuFloatKernels.Accept(x) && x.dim() == 3 && FloatRows.Fits(x) && x.shape[^1] % (2 * Vector256<float>.Count) == 0
+        && cos.shape[^1] == x.shape[^1] && SupportsTables(positions, x.shape[0], cos, sin);
+
+    /// <summary>Whether <paramref name="positions"/> (int64 [<paramref name="tokens"/>]) and the fp32 tables [length, D] can be read in place.</summary>
+    public static bool SupportsTables(Tensor positions, long tokens, Tensor cos, Tensor sin) =>
+        CpuFloatKernels.Accept(cos, sin) && cos.dim() == 2 && cos.is_contiguous() && sin.is_contiguous() && sin.shape.SequenceEqual(cos.shape)
         && positions.device_type == DeviceType.CPU && positions.dtype == ScalarType.Int64 && positions.is_contiguous()
-        && positions.dim() == 1 && positions.shape[0] == x.shape[0];
+        && positions.dim() == 1 && positions.shape[0] == tokens;
+
+    /// <exception cref="ArgumentOutOfRangeException">A position is negative or not below <paramref name="tableLength"/>.</exception>
+    public static void CheckPositions(Tensor positions, long tableLength)
+    {
+        long* position = TensorData.Longs(positions);
+        for (long t = 0; t < positions.shape[0]; t++)
+            if ((ulong)position[t] >= (ulong)tableLength)
+                throw new ArgumentOutOfRangeException(nameof(positions), position[t], $"position outside the rotary tables [0, {tableLength})");
+    }
 
     /// <summary>The rotated <paramref name="x"/>, as a new contiguous tensor.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A position is negative or past the tables.</exception>
     public static Tensor Rotate(Tensor x, Tensor positions, Tensor cos, Tensor sin)
     {
-        long tokens = x.shape[0], heads = x.shape[1], d = x.shape[2], tableLength = cos.shape[0];
+        long heads = x.shape[1], d = x.shape[2];
+        CheckPositions(positions, cos.shape[0]);
         long* position = TensorData.Longs(positions);
-        for (long t = 0; t < tokens; t++)
-            if ((ulong)position[t] >= (ulong)tableLength)
-                throw new ArgumentOutOfRangeException(nameof(positions), position[t], $"position outside the rotary tables [0, {tableLength})");
         var output = empty(x.shape, ScalarType.Float32);
         var rows = new FloatRows(x);
         float* y = TensorData.Floats(output), c = TensorData.Floats(cos), s = TensorData.Floats(sin);

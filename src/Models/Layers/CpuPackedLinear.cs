@@ -14,14 +14,17 @@ namespace Rollout.Models.Layers;
 /// ones. The copy costs the weight's memory once more and is made when an engine starts
 /// (<see cref="Prepare"/>) or at the first such call. It follows the weight: libtorch's version counter
 /// moves on every in-place change, and a moved counter re-packs before the next product, so a
-/// training step or weight update in the same process is never multiplied stale. Gradient mode,
-/// other dtypes and devices, and CPUs without AVX-512, take <c>nn.functional.linear</c>.
+/// training step or weight update in the same process is never multiplied stale. The packed product
+/// can also finish with the pass that would follow it (<see cref="ForwardAdd"/>, <see cref="TryForwardSwiGlu"/>,
+/// <see cref="TryForwardRotated"/>): at batch 64 those passes ran on one thread between the products.
+/// Gradient mode, other dtypes and devices, and CPUs without AVX-512, take <c>nn.functional.linear</c>.
 /// </summary>
 internal sealed unsafe class CpuPackedLinear : IDisposable
 {
     readonly Tensor _weight;
     readonly Tensor? _bias;
     readonly bool _enabled;
+    readonly PanelLayout _layout;
     readonly int _out;
     readonly int _in;
     readonly Lock _gate = new();
@@ -31,14 +34,21 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
     /// <param name="weight">[out, in], row-major.</param>
     /// <param name="bias">[out], or null.</param>
     /// <param name="pack">Whether CPU fp32 inference may use a packed copy.</param>
-    public CpuPackedLinear(Tensor weight, Tensor? bias, bool pack)
+    /// <param name="layout">
+    /// How the packed copy orders the rows: <see cref="PanelLayout.GateUp"/> for <see cref="TryForwardSwiGlu"/>
+    /// (<see cref="Forward"/> then takes the plain product), <see cref="PanelLayout.Rotary"/> for
+    /// <see cref="TryForwardRotated"/>. A paired layout needs no bias and a weight it fits; otherwise the
+    /// products are not packed.
+    /// </param>
+    public CpuPackedLinear(Tensor weight, Tensor? bias, bool pack, PanelLayout layout = default)
     {
         _weight = weight;
         _bias = bias;
         _out = (int)weight.shape[0];
         _in = (int)weight.shape[1];
+        _layout = layout;
         _enabled = pack && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
-            && PanelGemm.IsSupported && TensorVersion.IsAvailable;
+            && PanelGemm.IsSupported && TensorVersion.IsAvailable && layout.Fits(_out) && (layout.Group == 1 || bias is null);
     }
 
     /// <summary>Whether the last product went through the packed copy (for tests and benchmarks).</summary>
@@ -46,24 +56,85 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
 
     public Tensor Forward(Tensor input)
     {
-        bool packed = _enabled && CpuFloatKernels.Accept(input) && input.dim() >= 1 && input.shape[^1] == _in;
-        LastUsedPacked = packed;
-        if (!packed) return nn.functional.linear(input, _weight, _bias);
-
+        if (!Packs(input, _layout.HalvesOutput)) return nn.functional.linear(input, _weight, _bias);
         using var scope = NewDisposeScope();
         var rows = input.reshape(-1, _in).contiguous();
-        int count = (int)rows.shape[0];
-        var output = empty([count, _out], ScalarType.Float32, input.device);
+        var output = empty([rows.shape[0], _out], ScalarType.Float32, input.device);
+        Multiply(rows, output, PanelEpilogue.Store);
+        if (_bias is not null) output.add_(_bias);
+        long[] shape = [.. input.shape[..^1], _out];
+        return output.view(shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <paramref name="residual"/> + x Wᵀ + b. The packed product adds into <paramref name="residual"/>
+    /// itself and returns it (the residual add costs no pass of its own); otherwise the sum is a new tensor.
+    /// </summary>
+    public Tensor ForwardAdd(Tensor input, Tensor residual)
+    {
+        if (!Packs(input, _layout.HalvesOutput) || !CpuFloatKernels.Accept(residual) || !residual.is_contiguous()
+            || residual.numel() != input.numel() / _in * _out || residual.shape[^1] != _out)
+            return residual + Forward(input);
+        using (var scope = NewDisposeScope()) Multiply(input.reshape(-1, _in).contiguous(), residual, PanelEpilogue.Accumulate);
+        if (_bias is not null) residual.add_(_bias);
+        return residual;
+    }
+
+    /// <summary>
+    /// silu(x W_gateᵀ) * (x W_upᵀ), [.., out / 2], in one packed product, for a gated layer whose packed
+    /// path applies to <paramref name="input"/>; false otherwise.
+    /// </summary>
+    public bool TryForwardSwiGlu(Tensor input, out Tensor output)
+    {
+        output = null!;
+        if (!Packs(input, !_layout.HalvesOutput)) return false;
+        using var scope = NewDisposeScope();
+        var rows = input.reshape(-1, _in).contiguous();
+        var activated = empty([rows.shape[0], _out / 2], ScalarType.Float32, input.device);
+        Multiply(rows, activated, PanelEpilogue.SwiGlu);
+        long[] shape = [.. input.shape[..^1], _out / 2];
+        output = activated.view(shape).MoveToOuterDisposeScope();
+        return true;
+    }
+
+    bool Packs(Tensor input, bool refused)
+    {
+        bool packed = _enabled && !refused && CpuFloatKernels.Accept(input) && input.dim() >= 1 && input.shape[^1] == _in;
+        LastUsedPacked = packed;
+        return packed;
+    }
+
+    /// <summary>
+    /// x Wᵀ [.., out] with the first rows of a <see cref="PanelLayout.Rotary"/> weight's output rotated by
+    /// <paramref name="positions"/> (int64 [T], one a row of <paramref name="input"/> [T, in]) through the
+    /// tables <paramref name="cos"/> and <paramref name="sin"/> [length, head_dim], as
+    /// <see cref="RotaryKernel"/> would rotate them after the product; false where the packed path does
+    /// not apply.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A position is negative or past the tables.</exception>
+    public bool TryForwardRotated(Tensor input, Tensor positions, Tensor cos, Tensor sin, out Tensor output)
+    {
+        output = null!;
+        if (!_layout.Rotates || input.dim() != 2 || cos.dim() != 2 || cos.shape[1] != 2 * _layout.HalfHead || !RotaryKernel.SupportsTables(positions, input.shape[0], cos, sin) || !Packs(input, refused: false)) return false;
+        RotaryKernel.CheckPositions(positions, cos.shape[0]);
+        using var scope = NewDisposeScope();
+        var rows = input.contiguous();
+        var rotated = empty([rows.shape[0], _out], ScalarType.Float32, input.device);
+        var angles = new RotaryAngles(TensorData.Longs(positions), TensorData.Floats(cos), TensorData.Floats(sin), (int)cos.shape[1]);
+        Multiply(rows, rotated, PanelEpilogue.Rotate, angles);
+        output = rotated.MoveToOuterDisposeScope();
+        return true;
+    }
+
+    void Multiply(Tensor rows, Tensor output, PanelEpilogue epilogue, RotaryAngles angles = default)
+    {
         lock (_gate)
         {
             var weights = Fresh();
             fixed (byte* x = rows.bytes)
             fixed (byte* y = output.bytes)
-                PanelGemm.Multiply((float*)x, count, _in, weights.Floats, _out, (float*)y);
+                PanelGemm.Multiply((float*)x, (int)rows.shape[0], _in, weights.Floats, _out, (float*)y, _layout, epilogue, angles);
         }
-        if (_bias is not null) output.add_(_bias);
-        long[] shape = [.. input.shape[..^1], _out];
-        return output.view(shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>Packs now, if this product packs at all, so the first inference call does not pay for it.</summary>
@@ -80,7 +151,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
         _packed?.Dispose();
         _packed = new NativeBuffer((nuint)PanelGemm.PackedFloats(_out, _in) * sizeof(float));
         using var weight = _weight.contiguous();
-        fixed (byte* w = weight.bytes) PanelGemm.Pack((float*)w, _out, _in, _packed.Floats);
+        fixed (byte* w = weight.bytes) PanelGemm.Pack((float*)w, _out, _in, _packed.Floats, _layout);
         _packedVersion = version;
         return _packed;
     }

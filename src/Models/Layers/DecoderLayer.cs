@@ -4,7 +4,10 @@ using static TorchSharp.torch;
 
 namespace Rollout.Models.Layers;
 
-/// <summary>Pre-norm decoder block: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
+/// <summary>
+/// Pre-norm decoder block: h = x + attn(norm(x)), then h + mlp(norm(h)). Where the products take the
+/// residual adds (<see cref="Linear.ForwardAdd"/>), the block writes into <c>x</c> and returns it.
+/// </summary>
 internal sealed class DecoderLayer : nn.Module<Tensor, Tensor, ForwardBatch, Tensor>
 {
 #pragma warning disable IDE1006 // HF parameter names
@@ -26,8 +29,8 @@ internal sealed class DecoderLayer : nn.Module<Tensor, Tensor, ForwardBatch, Ten
     public override Tensor forward(Tensor x, Tensor positions, ForwardBatch batch)
     {
         using var scope = NewDisposeScope();
-        var attended = self_attn.forward(input_layernorm.forward(x), positions, batch);
-        var (h, normalized) = post_attention_layernorm.AddAndNormalize(x, attended);
-        return (h + mlp.forward(normalized)).MoveToOuterDisposeScope();
+        var h = self_attn.forward(input_layernorm.forward(x), positions, batch, x);
+        var output = mlp.forward(post_attention_layernorm.forward(h), h);
+        return ReferenceEquals(output, x) ? output : output.MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Rollout.Models.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,17 +18,28 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
 
     readonly CpuPackedLinear _product;
 
-    public Linear(long inFeatures, long outFeatures, bool hasBias, ModelOptions options) : base(nameof(Linear))
+    /// <summary>A layer of [<paramref name="outFeatures"/>, <paramref name="inFeatures"/>] whose packed copy orders its rows by <paramref name="layout"/> (see <see cref="CpuPackedLinear"/>).</summary>
+    public Linear(long inFeatures, long outFeatures, bool hasBias, ModelOptions options, PanelLayout layout = default) : base(nameof(Linear))
     {
         weight = new Parameter(empty([outFeatures, inFeatures], options.DType, options.Device));
         bias = hasBias ? new Parameter(empty(outFeatures, options.DType, options.Device)) : null;
-        _product = new CpuPackedLinear(weight, bias, options.PackCpuWeights);
+        _product = new CpuPackedLinear(weight, bias, options.PackCpuWeights, layout);
         RegisterComponents();
     }
 
     public Tensor Weight => weight;
 
     public override Tensor forward(Tensor input) => _product.Forward(input);
+
+    /// <summary><paramref name="residual"/> + this layer's output, added into <paramref name="residual"/> where the packed product applies.</summary>
+    public Tensor ForwardAdd(Tensor input, Tensor residual) => _product.ForwardAdd(input, residual);
+
+    /// <summary>SwiGLU's activation straight out of a gated layer's packed product, where it applies.</summary>
+    public bool TryForwardSwiGlu(Tensor input, out Tensor activated) => _product.TryForwardSwiGlu(input, out activated);
+
+    /// <summary>The output with its rotary heads already rotated, straight out of a rotary layer's packed product, where it applies.</summary>
+    public bool TryForwardRotated(Tensor input, Tensor positions, Tensor cos, Tensor sin, out Tensor output) =>
+        _product.TryForwardRotated(input, positions, cos, sin, out output);
 
     /// <summary>Makes the packed inference copy of the weight now (see <see cref="CpuPackedLinear"/>).</summary>
     public void PrepareInference() => _product.Prepare();

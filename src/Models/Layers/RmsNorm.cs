@@ -33,13 +33,4 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
         x = x * rsqrt(x.pow(2).mean([-1], keepdim: true) + _eps);
         return (weight * x.to(input.dtype)).MoveToOuterDisposeScope();
     }
-
-    /// <summary><paramref name="x"/> + <paramref name="addend"/>, and that sum normalised: the residual add and the norm after it.</summary>
-    public (Tensor Sum, Tensor Normalized) AddAndNormalize(Tensor x, Tensor addend)
-    {
-        if (_kernel && x.shape.SequenceEqual(addend.shape) && RmsNormKernel.Supports(x, weight) && RmsNormKernel.Supports(addend, weight))
-            return RmsNormKernel.AddNormalize(x, addend, weight, _eps);
-        var sum = x + addend;
-        return (sum, forward(sum));
-    }
 }

@@ -68,6 +68,16 @@ internal sealed class RotaryEmbedding : IDisposable
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <paramref name="projection"/>(<paramref name="x"/>) with its rotary heads rotated in the product itself
+    /// (<see cref="Linear.TryForwardRotated"/>), where fused kernels are on and the packed path applies.
+    /// </summary>
+    public bool TryProjectRotated(Linear projection, Tensor x, Tensor positions, out Tensor output)
+    {
+        output = null!;
+        return _kernel && projection.TryForwardRotated(x, positions, _cos, _sin, out output);
+    }
+
     /// <summary>Grows the tables to cover <paramref name="positions"/>; once per forward pass, before any layer applies them.</summary>
     public void EnsureCovers(Tensor positions)
     {

@@ -5,11 +5,13 @@ using static TorchSharp.torch;
 namespace Rollout.Models.Layers;
 
 /// <summary>
-/// The Llama-family MLP, down(silu(gate(x)) * up(x)), with gate and up fused into one matmul
-/// (<c>gate_up_proj</c>; <see cref="ParameterFusion"/> maps HF's gate_proj/up_proj onto its rows).
-/// fp32 inference on the CPU combines the halves with <see cref="SwiGluKernel"/>.
+/// The Llama-family MLP with the residual add after it, residual + down(silu(gate(x)) * up(x)), gate and up
+/// fused into one matmul (<c>gate_up_proj</c>; <see cref="ParameterFusion"/> maps HF's gate_proj/up_proj
+/// onto its rows). fp32 inference on the CPU takes the activation out of the gate-up product itself
+/// (<see cref="PanelEpilogue.SwiGlu"/>) and adds the down product into the residual
+/// (<see cref="Linear.ForwardAdd"/>); without packed weights it combines the halves with <see cref="SwiGluKernel"/>.
 /// </summary>
-internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // HF parameter names
     readonly Linear gate_up_proj;
@@ -22,18 +24,29 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     {
         _intermediate = intermediate;
         _kernel = options.FusedCpuKernels;
-        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options);
+        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options, options.FusedCpuKernels && !bias ? PanelLayout.GateUp : PanelLayout.Plain);
         down_proj = new Linear(intermediate, hidden, bias, options);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
+    /// <summary>
+    /// <paramref name="residual"/> + the MLP of <paramref name="x"/>; the sum may be written into
+    /// <paramref name="residual"/> and returned (see <see cref="Linear.ForwardAdd"/>).
+    /// </summary>
+    public override Tensor forward(Tensor x, Tensor residual)
     {
         using var scope = NewDisposeScope();
+        var sum = down_proj.ForwardAdd(Activate(x), residual);
+        return ReferenceEquals(sum, residual) ? sum : sum.MoveToOuterDisposeScope();
+    }
+
+    Tensor Activate(Tensor x)
+    {
+        if (gate_up_proj.TryForwardSwiGlu(x, out var activated)) return activated;
         var gateUp = gate_up_proj.forward(x);
-        if (_kernel && SwiGluKernel.Supports(gateUp)) return down_proj.forward(SwiGluKernel.Apply(gateUp)).MoveToOuterDisposeScope();
+        if (_kernel && SwiGluKernel.Supports(gateUp)) return SwiGluKernel.Apply(gateUp);
         var gate = gateUp.narrow(-1, 0, _intermediate);
         var up = gateUp.narrow(-1, _intermediate, _intermediate);
-        return down_proj.forward(nn.functional.silu(gate) * up).MoveToOuterDisposeScope();
+        return nn.functional.silu(gate) * up;
     }
 }

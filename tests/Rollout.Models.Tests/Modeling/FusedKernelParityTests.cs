@@ -1,5 +1,6 @@
 using Rollout.Models.Generation;
 using Rollout.Models.Loading;
+using Rollout.Models.Testing;
 using Rollout.TestSupport;
 
 namespace Rollout.Models.Tests.Modeling;
@@ -20,5 +21,40 @@ public class FusedKernelParityTests
         var expected = new ReferenceGenerator((CausalLanguageModel)unfused.Model, useKvCache: true).AllLogitsCached(ids, [7, 1, 1, 3]);
         var actual = new ReferenceGenerator((CausalLanguageModel)fused.Model, useKvCache: true).AllLogitsCached(ids, [7, 1, 1, 3]);
         LogitAssert.Close(expected, actual, 1e-5, name);
+    }
+
+    // Heads of 64 and 128 split into whole panel pairs, so q and k rotate inside the q/k/v product (the
+    // fixtures' heads of 16 and 32 rotate after it); the MLP's activation comes out of the gate-up product.
+    [Theory]
+    [InlineData("LlamaForCausalLM", 64)]
+    [InlineData("MistralForCausalLM", 128)]
+    public void ProductsThatRotateAndActivateGiveTheUnfusedLogits(string architecture, int headDim)
+    {
+        var options = new TinyModelOptions { HiddenSize = 128, Heads = 2, KeyValueHeads = 1, HeadDim = headDim, IntermediateSize = 192 };
+        string directory = TinyModels.Directory(architecture, options);
+        using var fused = ModelLoader.Load(directory);
+        using var unfused = ModelLoader.Load(directory, new ModelOptions { FusedCpuKernels = false });
+        int[] ids = [1, 17, 42, 5, 99, 3, 64, 8, 21, 30, 2, 11, 7, 300, 41, 12, 9, 6, 77, 18];
+
+        var expected = new ReferenceGenerator((CausalLanguageModel)unfused.Model, useKvCache: true).AllLogitsCached(ids, [11, 1, 1, 7]);
+        var actual = new ReferenceGenerator((CausalLanguageModel)fused.Model, useKvCache: true).AllLogitsCached(ids, [11, 1, 1, 7]);
+        LogitAssert.Close(expected, actual, 1e-5, architecture);
+    }
+
+    // The fused path adds each layer's output into the residual stream in place; the stream must start as
+    // the forward's own copy of the embeddings, never as a view of a weight.
+    [Fact]
+    public void AForwardWritesIntoNoWeightAndRepeatsItself()
+    {
+        using var loaded = ModelLoader.Load(Path.Combine(TestPaths.RepoFixtures, "hf", "llama-llama3-rope"));
+        var model = (CausalLanguageModel)loaded.Model;
+        var before = model.Parameters().ToDictionary(p => p.Key, p => p.Value.clone());
+        int[] ids = [1, 17, 42, 5, 99, 3];
+
+        var first = new ReferenceGenerator(model, useKvCache: true).AllLogitsCached(ids, [4, 1, 1]);
+        var second = new ReferenceGenerator(model, useKvCache: false).AllLogitsCached(ids, [6]);
+        LogitAssert.Close(first, second, 1e-5, "cached against uncached");
+        foreach (var (name, parameter) in model.Parameters())
+            Assert.True((parameter == before[name]).all().item<bool>(), $"{name} changed during a forward pass");
     }
 }
