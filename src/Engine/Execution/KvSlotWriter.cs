@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Rollout.Models.Kernels;
 using Rollout.Models.Native;
 using TorchSharp;
@@ -7,10 +9,17 @@ namespace Rollout.Engine.Execution;
 
 /// <summary>
 /// Writes a step's new keys or values into their cache slots with one row copy each, on the CPU in fp32:
-/// <c>index_copy_</c> took ~40 microseconds a call for 64 rows here, 24 calls a step.
+/// <c>index_copy_</c> took ~40 microseconds a call for 64 rows here, 24 calls a step. A slot's cache lines
+/// are cold (the sequence last wrote beside it a whole step ago), so plain stores first read every line
+/// they write; non-temporal stores skip that read, and a batch's rows are split over two threads. The 24
+/// writes of a batch-64 step, into cold caches: 0.48-0.61 ms against 0.95-1.13 ms with one plain copy
+/// a row.
 /// </summary>
 internal static unsafe class KvSlotWriter
 {
+    // Fewer rows than this stay on the calling thread: a batch-1 decode writes one row a call.
+    const int ParallelRows = 16;
+
     /// <summary>
     /// Whether <paramref name="rows"/> [T, kv_heads, D] (each token's heads contiguous, as in a view of a
     /// fused projection) can be copied into <paramref name="cache"/> [slots, kv_heads, D] here.
@@ -29,7 +38,24 @@ internal static unsafe class KvSlotWriter
         foreach (long slot in slots)
             if ((ulong)slot >= (ulong)capacity) throw new ArgumentException($"slot {slot} is outside the cache's [0, {capacity})", nameof(slots));
         float* target = TensorData.Floats(cache), source = TensorData.Floats(rows);
-        long bytes = rowFloats * sizeof(float);
-        for (int t = 0; t < slots.Length; t++) Buffer.MemoryCopy(source + t * stride, target + slots[t] * rowFloats, bytes, bytes);
+        bool streamed = Avx.IsSupported && rowFloats % Vector256<float>.Count == 0 && ((nint)target & 31) == 0;
+        if (slots.Length < ParallelRows) Copy(0, slots.Length);
+        else CpuParallel.For(2, half => Copy(half * slots.Length / 2, (half + 1) * slots.Length / 2));
+
+        void Copy(int first, int end)
+        {
+            for (int t = first; t < end; t++)
+            {
+                float* from = source + t * stride, to = target + slots[t] * rowFloats;
+                if (!streamed)
+                {
+                    Buffer.MemoryCopy(from, to, rowFloats * sizeof(float), rowFloats * sizeof(float));
+                    continue;
+                }
+                for (long i = 0; i < rowFloats; i += Vector256<float>.Count) Avx.StoreAlignedNonTemporal(to + i, Vector256.Load(from + i));
+            }
+            // Non-temporal stores are weakly ordered: the attention that reads the rows may run on another thread.
+            if (streamed) Sse.StoreFence();
+        }
     }
 }

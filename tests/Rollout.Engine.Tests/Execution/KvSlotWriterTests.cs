@@ -6,16 +6,21 @@ namespace Rollout.Engine.Tests.Execution;
 
 public class KvSlotWriterTests
 {
-    [Fact]
-    public void WritesTheRowsOfAFusedProjectionViewWhereIndexCopyWould()
+    // Few rows on the calling thread, a batch's rows on two; rows of whole vectors streamed, others copied.
+    [Theory]
+    [InlineData(5, 2, 8)]
+    [InlineData(40, 2, 8)]
+    [InlineData(40, 1, 4)]
+    public void WritesTheRowsOfAFusedProjectionViewWhereIndexCopyWould(int tokens, int kvHeads, int headDim)
     {
         using var scope = NewDisposeScope();
         // The engine samples and writes its cache outside gradient mode, as the kernels require.
         using var noGrad = no_grad();
         // v out of qkv: [T, kv_heads, D] with a row stride wider than kv_heads * D.
-        var rows = randn(5, 3 * 2 * 8 + 4).narrow(1, 20, 2 * 8).reshape(5, 2, 8);
-        long[] slots = [7, 0, 12, 3, 8];
-        var cache = randn(16, 2, 8);
+        int width = kvHeads * headDim;
+        var rows = randn(tokens, 3 * width + 4).narrow(1, 2 * width, width).reshape(tokens, kvHeads, headDim);
+        long[] slots = [.. Enumerable.Range(0, 3 * tokens).OrderBy(i => (i * 7919) % 101).Take(tokens).Select(i => (long)i)];
+        var cache = randn(3 * tokens, kvHeads, headDim);
         var expected = cache.clone().index_copy_(0, tensor(slots), rows);
 
         Assert.True(KvSlotWriter.Supports(cache, rows));
