@@ -29,6 +29,9 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
 
     public Tensor Weight => weight;
 
+    /// <summary>Whether the last product went through the packed copy (for tests and benchmarks).</summary>
+    public bool LastUsedPacked => _product.LastUsedPacked;
+
     public override Tensor forward(Tensor input) => _product.Forward(input);
 
     /// <summary><paramref name="residual"/> + this layer's output, added into <paramref name="residual"/> where the packed product applies.</summary>

@@ -24,7 +24,9 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor, Tensor>
     {
         _intermediate = intermediate;
         _kernel = options.FusedCpuKernels;
-        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options, options.FusedCpuKernels && !bias ? PanelLayout.GateUp : PanelLayout.Plain);
+        // A weight whose halves are not whole panels keeps the plain layout, so it is still packed.
+        bool activateInProduct = options.FusedCpuKernels && !bias && PanelLayout.GateUp.Fits((int)(2 * intermediate));
+        gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options, activateInProduct ? PanelLayout.GateUp : PanelLayout.Plain);
         down_proj = new Linear(intermediate, hidden, bias, options);
         RegisterComponents();
     }
