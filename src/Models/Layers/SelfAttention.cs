@@ -26,7 +26,6 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
     readonly int _headDim;
     readonly AttentionLayerOptions _options;
     readonly RotaryEmbedding _rope;
-    readonly bool _rotateInProduct;
 
     public SelfAttention(ModelConfig config, int layer, RotaryEmbedding rope, ModelOptions options) : base(nameof(SelfAttention))
     {
@@ -40,8 +39,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         // q and k rotate inside the product where nothing comes between it and the rotation (no q/k norm)
         // and the heads split into whole panel pairs.
         var rotary = PanelLayout.Rotary(_headDim, (_heads + _kvHeads) * _headDim);
-        _rotateInProduct = options.FusedCpuKernels && !config.QkNorm && !config.QkvBias && rotary.Fits(qkvRows);
-        qkv_proj = new Linear(config.HiddenSize, qkvRows, config.QkvBias, options, _rotateInProduct ? rotary : PanelLayout.Plain);
+        bool rotateInProduct = options.FusedCpuKernels && !config.QkNorm && !config.QkvBias && rotary.Fits(qkvRows);
+        qkv_proj = new Linear(config.HiddenSize, qkvRows, config.QkvBias, options, rotateInProduct ? rotary : PanelLayout.Plain);
         o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, options);
         if (config.QkNorm)
         {
@@ -59,7 +58,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
     {
         using var scope = NewDisposeScope();
         long tokens = x.shape[0];
-        var qkv = _rotateInProduct && _rope.TryProjectRotated(qkv_proj, x, positions, out var product) ? product : null;
+        // A plain layout refuses at once, so only a rotary layer rotates here.
+        var qkv = _rope.TryProjectRotated(qkv_proj, x, positions, out var product) ? product : null;
         bool rotated = qkv is not null;
         qkv ??= qkv_proj.forward(x);
         var q = qkv.narrow(-1, 0, _heads * _headDim).reshape(tokens, _heads, _headDim);
