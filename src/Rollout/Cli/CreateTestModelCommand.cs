@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rollout.Models.Testing;
 
 namespace Rollout.Cli;
@@ -5,21 +6,23 @@ namespace Rollout.Cli;
 /// <summary><c>rollout create-test-model</c>: writes a tiny seeded HF-format model directory.</summary>
 internal static class CreateTestModelCommand
 {
-    public const string Help = """
-        rollout create-test-model --arch ARCHITECTURE --out DIR [--seed S]
-          Writes a tiny model with seeded random weights and a real BPE tokenizer (HF format) into DIR.
-          ARCHITECTURE: e.g. Qwen3ForCausalLM, LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM,
-          LlamaForSequenceClassification.
-        """;
-
-    public static int Run(CommandLine line, TextWriter output)
+    /// <summary>The command, its options and its action.</summary>
+    public static Command Create()
     {
-        string arch = line.String("arch") ?? throw new UsageException("--arch is required");
-        string dir = line.String("out") ?? throw new UsageException("--out is required");
-        var options = new TinyModelOptions { Seed = line.Int("seed", 1234) };
-        line.RejectUnknown();
-        var config = TinyModelFactory.Write(dir, arch, options);
-        output.WriteLine($"wrote {config.Architecture} ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}) to {dir}");
-        return 0;
+        var arch = CliOptions.Text("--arch", "ARCHITECTURE",
+            "e.g. Qwen3ForCausalLM, LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, LlamaForSequenceClassification", required: true);
+        var output = CliOptions.Text("--out", "DIR", "the directory to write", required: true);
+        var seed = CliOptions.Integer("--seed", "S", "seed of the random weights", new TinyModelOptions().Seed);
+        var command = new Command("create-test-model",
+            "Writes a tiny model with seeded random weights and a real BPE tokenizer (HF format) into DIR.") { arch, output, seed };
+        command.SetAction(result =>
+        {
+            string dir = result.GetRequiredValue(output);
+            var config = TinyModelFactory.Write(dir, result.GetRequiredValue(arch), new TinyModelOptions { Seed = result.GetValue(seed) });
+            result.InvocationConfiguration.Output.WriteLine(
+                $"wrote {config.Architecture} ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}) to {dir}");
+            return 0;
+        });
+        return command;
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Rollout.Engine;
 using Rollout.Engine.Execution;
 using Rollout.Engine.Sampling;
@@ -13,35 +14,42 @@ namespace Rollout.Cli;
 /// </summary>
 internal static class GenerateCommand
 {
-    public const string Help = """
-        rollout generate [--model DIR|FILE.gguf] --prompt TEXT [--chat] [--max-tokens N] [--temperature T] [--seed S] [--device D] [--dtype T]
-          Prints the prompt and its completion, token by token.
-          --model        a Hugging Face model directory or a GGUF file (default: a tiny test model it creates)
-          --prompt       the text to complete (may be empty: generation then starts from BOS)
-          --chat         send the prompt as a user message through the model's chat template
-          --max-tokens   most tokens to generate (default 64)
-          --temperature  0 for greedy (default), above 0 to sample
-          --seed         seed of the sampling draws (default 0)
-          --device       cpu (default) or cuda / cuda:N, where the CUDA build of libtorch is installed
-          --dtype        float32 (default) or bfloat16
-        """;
-
-    public static int Run(CommandLine line, TextWriter output, TextWriter log) => RunAsync(line, output, log).GetAwaiter().GetResult();
-
-    static async Task<int> RunAsync(CommandLine line, TextWriter output, TextWriter log)
+    /// <summary>The command, its options and its action.</summary>
+    public static Command Create()
     {
-        string? modelPath = line.String("model");
-        string prompt = line.String("prompt") ?? throw new UsageException("--prompt is required (it may be empty: --prompt \"\")");
-        bool chat = line.Flag("chat");
-        var sampling = new SamplingParams
+        var model = CliOptions.Text("--model", "DIR|FILE.gguf",
+            "a Hugging Face model directory or a GGUF file (default: a tiny random test model it creates)");
+        var prompt = CliOptions.Text("--prompt", "TEXT",
+            "the text to complete (may be empty, --prompt \"\": generation then starts from BOS)", required: true);
+        var chat = CliOptions.Flag("--chat", "send the prompt as a user message through the model's chat template");
+        var maxTokens = CliOptions.Integer("--max-tokens", "N", "most tokens to generate (with the prompt, within the model's context)", 64, min: 1);
+        var temperature = CliOptions.Real("--temperature", "T", "0 for greedy, above 0 to sample", 0f, min: 0f);
+        var seed = CliOptions.Integer("--seed", "S", "seed of the sampling draws", 0L);
+        var placement = new ModelPlacementOptions();
+        var command = new Command("generate", "Prints the prompt and its completion, token by token.")
         {
-            MaxTokens = line.Int("max-tokens", 64, min: 1),
-            Temperature = (float)line.Double("temperature", 0, min: 0),
-            Seed = line.Int("seed", 0),
+            model, prompt, chat, maxTokens, temperature, seed,
         };
-        var modelOptions = new ModelOptions { Device = Device(line.String("device") ?? "cpu"), DType = DType(line.String("dtype") ?? "float32") };
-        line.RejectUnknown();
-        if (line.Positional.Count > 0) throw new UsageException($"unexpected argument '{line.Positional[0]}'");
+        placement.AddTo(command);
+        command.SetAction(result => Run(
+            result.GetValue(model),
+            result.GetRequiredValue(prompt),
+            result.GetValue(chat),
+            new SamplingParams
+            {
+                MaxTokens = result.GetValue(maxTokens),
+                Temperature = result.GetValue(temperature),
+                Seed = result.GetValue(seed),
+            },
+            placement.Read(result),
+            result.InvocationConfiguration.Output,
+            result.InvocationConfiguration.Error).GetAwaiter().GetResult());
+        return command;
+    }
+
+    static async Task<int> Run(string? modelPath, string prompt, bool chat, SamplingParams sampling, ModelOptions modelOptions,
+                               TextWriter output, TextWriter log)
+    {
         using var loaded = ModelLoader.Load(modelPath ?? DefaultModel.EnsureExists(log), modelOptions);
         var tokenizer = loaded.Tokenizer ?? throw new ModelLoadException($"{loaded.Source} has no tokenizer: generate needs one to read the prompt");
         if (loaded.Model is not CausalLanguageModel model)
@@ -54,12 +62,13 @@ internal static class GenerateCommand
         }
         // A rendered chat template already holds its BOS text.
         var promptIds = tokenizer.Encode(prompt, addSpecialTokens: !chat);
-        if (promptIds.Count == 0)
-            throw new UsageException("the prompt encodes to no tokens and the tokenizer adds no BOS: give a non-empty --prompt");
+        int maxTokens = sampling.MaxTokens!.Value;
+        CheckFitsContext(promptIds.Count, maxTokens, model.Config.MaxPositionEmbeddings);
         output.Write(prompt);
-        // A KV cache for this one request, not a share of the machine's memory.
+        // A KV cache for this one request, not a share of the machine's memory; its size is bounded
+        // by the context checked above, so no flag can ask libtorch for an impossible allocation.
         var engineOptions = new EngineOptions();
-        long tokens = promptIds.Count + sampling.MaxTokens!.Value + engineOptions.BlockSize;
+        long tokens = promptIds.Count + maxTokens + engineOptions.BlockSize;
         using var engine = LlmEngine.Create(loaded, engineOptions with
         {
             KvCacheBytes = tokens * PagedKvTensors.BytesPerBlock(model.Config, 1, model.Options.DType),
@@ -73,19 +82,15 @@ internal static class GenerateCommand
         return 0;
     }
 
-    static TorchSharp.torch.Device Device(string name)
+    /// <summary>Throws unless the prompt and <paramref name="maxTokens"/> new tokens fit a <paramref name="context"/>-token context.</summary>
+    static void CheckFitsContext(int promptTokens, int maxTokens, int context)
     {
-        if (name != "cpu" && name != "cuda" && !name.StartsWith("cuda:", StringComparison.Ordinal))
-            throw new UsageException($"--device must be cpu, cuda or cuda:N, not '{name}'");
-        if (name != "cpu" && !TorchSharp.torch.cuda.is_available())
-            throw new UsageException($"--device {name}: CUDA is not available (this build links the CPU libtorch, or no GPU is visible)");
-        return TorchSharp.torch.device(name);
+        if (promptTokens == 0)
+            throw new UsageException("the prompt encodes to no tokens and the tokenizer adds no BOS: give a non-empty --prompt");
+        if (promptTokens >= context)
+            throw new UsageException($"the prompt is {promptTokens} tokens: it leaves no room to generate within the model's {context}-token context");
+        if ((long)promptTokens + maxTokens > context)
+            throw new UsageException($"--max-tokens {maxTokens} plus the {promptTokens}-token prompt exceeds the model's {context}-token context: "
+                                     + $"at most {context - promptTokens}");
     }
-
-    static TorchSharp.torch.ScalarType DType(string name) => name switch
-    {
-        "float32" => TorchSharp.torch.ScalarType.Float32,
-        "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
-        _ => throw new UsageException($"--dtype must be float32 or bfloat16, not '{name}'"),
-    };
 }

@@ -1,25 +1,26 @@
+using System.CommandLine;
 using System.Text.Json;
 using Rollout.Models.Loading;
-using Rollout.Models.Tokenization;
 
 namespace Rollout.Cli;
 
 /// <summary><c>rollout tokenize</c>: prints a text's token ids as a JSON array.</summary>
 internal static class TokenizeCommand
 {
-    public const string Help = """
-        rollout tokenize --model DIR|FILE.gguf [--no-special-tokens] TEXT
-          Prints the ids of TEXT as a JSON array (special tokens such as BOS added unless --no-special-tokens).
-        """;
-
-    public static int Run(CommandLine line, TextWriter output)
+    /// <summary>The command, its options and its action.</summary>
+    public static Command Create()
     {
-        string modelPath = line.String("model") ?? throw new UsageException("--model is required");
-        bool addSpecial = !line.Flag("no-special-tokens");
-        line.RejectUnknown();
-        if (line.Positional.Count != 1) throw new UsageException("tokenize takes exactly one TEXT argument");
-        var tokenizer = TokenizerLoader.Load(modelPath);
-        output.WriteLine(JsonSerializer.Serialize(tokenizer.Encode(line.Positional[0], addSpecial)));
-        return 0;
+        var model = CliOptions.Text("--model", "DIR|FILE.gguf", "the model whose tokenizer to use", required: true);
+        var noSpecialTokens = CliOptions.Flag("--no-special-tokens", "leave out the special tokens (such as BOS) the tokenizer adds");
+        var text = new Argument<string>("TEXT") { Description = "the text to tokenize" };
+        var command = new Command("tokenize", "Prints the ids of TEXT as a JSON array.") { model, noSpecialTokens, text };
+        command.SetAction(result =>
+        {
+            var tokenizer = TokenizerLoader.Load(result.GetRequiredValue(model));
+            var ids = tokenizer.Encode(result.GetRequiredValue(text), addSpecialTokens: !result.GetValue(noSpecialTokens));
+            result.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(ids));
+            return 0;
+        });
+        return command;
     }
 }

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.Text.Json;
 using Rollout.Cli;
 using Rollout.TestSupport;
 
@@ -46,7 +48,7 @@ public class RolloutCliTests
         string dir = TinyModels.Directory("Qwen3ForCausalLM");
         var (code, output, error) = Run("tokenize", "--model", dir, "hello world");
         Assert.True(code == 0, error);
-        var ids = System.Text.Json.JsonSerializer.Deserialize<int[]>(output);
+        var ids = JsonSerializer.Deserialize<int[]>(output);
         Assert.NotNull(ids);
         Assert.NotEmpty(ids);
     }
@@ -90,12 +92,151 @@ public class RolloutCliTests
     [InlineData(new[] { "generate" }, "--prompt is required")]
     [InlineData(new[] { "generate", "--prompt", "x", "--device", "tpu" }, "--device must be cpu, cuda or cuda:N")]
     [InlineData(new[] { "generate", "--prompt", "x", "--dtype", "int8" }, "--dtype must be float32 or bfloat16")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--prompt", "y" }, "--prompt given more than once")]
+    [InlineData(new[] { "tokenize", "--model", "m" }, "tokenize needs a TEXT argument")]
+    [InlineData(new[] { "bench" }, "rollout bench needs a command: throughput, peer")]
+    [InlineData(new[] { "bench", "frob" }, "unknown command 'frob'")]
+    [InlineData(new[] { "bench", "peer", "--threads", "0" }, "--threads must be an integer >= 1")]
     public void UsageErrorsExitWithTwo(string[] args, string expected)
     {
         var (code, _, error) = Run(args);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
     }
+
+    [Theory]
+    [InlineData("--temprature", "1")]
+    [InlineData("--max-tokens", "0")]
+    [InlineData("--max-tokens", "many")]
+    [InlineData("--temperature", "-1")]
+    [InlineData("--temperature", "NaN")]
+    [InlineData("--device", "tpu")]
+    [InlineData("--device", "cuda:x")]
+    public void BadFlagIsOneErrorLineAndAHint(string flag, string value)
+    {
+        var (code, output, error) = Run("generate", "--prompt", "x", flag, value);
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        string[] lines = Lines(error);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(flag, lines[0]);
+        Assert.Equal("run 'rollout generate --help' for usage", lines[1]);
+    }
+
+    [Fact]
+    public void MissingPromptIsOneErrorLine()
+    {
+        var (code, _, error) = Run("generate", "--max-tokens", "4");
+        Assert.Equal(2, code);
+        Assert.Equal(["error: --prompt is required", "run 'rollout generate --help' for usage"], Lines(error));
+    }
+
+    [Fact]
+    public void MaxTokensJustBeyondTheContextIsOneLineBeforeAnythingRuns()
+    {
+        string dir = TinyModels.Directory("Qwen3ForCausalLM");
+        AssertRefusedBeforeGenerating(dir, MaxPositionEmbeddings(dir) + 1);
+    }
+
+    [Fact]
+    public void HugeMaxTokensIsOneLineNotAnAbort() =>
+        AssertRefusedBeforeGenerating(TinyModels.Directory("Qwen3ForCausalLM"), 99999999);
+
+    static void AssertRefusedBeforeGenerating(string modelDirectory, int maxTokens)
+    {
+        int context = MaxPositionEmbeddings(modelDirectory);
+        Assert.True(maxTokens > context, $"pick a max-tokens above the model's {context}-token context");
+
+        var (code, output, error) = Run("generate", "--model", modelDirectory, "--prompt", "x", "--max-tokens", maxTokens.ToString());
+
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        string line = Assert.Single(Lines(error));
+        Assert.StartsWith($"error: --max-tokens {maxTokens} ", line);
+        Assert.Contains($"{context}-token context", line);
+    }
+
+    [Fact]
+    public void MaxTokensMayFillTheContextExactly()
+    {
+        string dir = TinyModels.Directory("Qwen3ForCausalLM");
+        int context = MaxPositionEmbeddings(dir);
+        var (tokenizeCode, ids, tokenizeError) = Run("tokenize", "--model", dir, "x");
+        Assert.True(tokenizeCode == 0, tokenizeError);
+        int room = context - JsonSerializer.Deserialize<int[]>(ids)!.Length;
+
+        var fits = Run("generate", "--model", dir, "--prompt", "x", "--max-tokens", room.ToString());
+        var overflows = Run("generate", "--model", dir, "--prompt", "x", "--max-tokens", (room + 1).ToString());
+
+        Assert.True(fits.Code == 0, fits.Err);
+        Assert.Equal(2, overflows.Code);
+        Assert.EndsWith($"at most {room}", Assert.Single(Lines(overflows.Err)));
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryCommand))]
+    public void EveryCommandHasHelpListingItsOptions(string[] path)
+    {
+        var command = path.Aggregate(RolloutCli.CreateRoot(), (parent, name) => parent.Subcommands.Single(c => c.Name == name));
+
+        var (code, output, error) = Run([.. path, "--help"]);
+
+        Assert.True(code == 0, error);
+        Assert.Empty(error);
+        Assert.Contains($"rollout {string.Join(' ', path)}".TrimEnd(), output);
+        foreach (var option in command.Options) Assert.Contains(option.Name, output);
+        foreach (var subcommand in command.Subcommands) Assert.Contains(subcommand.Name, output);
+    }
+
+    public static TheoryData<string[]> EveryCommand()
+    {
+        var paths = new TheoryData<string[]>();
+        void Walk(Command command, string[] path)
+        {
+            paths.Add(path);
+            foreach (var subcommand in command.Subcommands) Walk(subcommand, [.. path, subcommand.Name]);
+        }
+        Walk(RolloutCli.CreateRoot(), []);
+        return paths;
+    }
+
+    [Fact]
+    public void GenerateHelpDescribesMaxTokens()
+    {
+        var (code, output, _) = Run("generate", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--max-tokens <N>", output);
+        Assert.Contains("[default: 64]", output);
+    }
+
+    [Fact]
+    public void HelpCommandReadsAsHelpOption() => Assert.Equal(Run("generate", "--help"), Run("help", "generate"));
+
+    [Fact]
+    public void NoCommandPrintsUsageToStandardErrorAndExitsWithTwo()
+    {
+        var (code, output, error) = Run();
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        Assert.Contains("generate", error);
+        Assert.Contains("bench", error);
+    }
+
+    [Fact]
+    public void VersionPrintsTheAssemblyVersion()
+    {
+        var (code, output, error) = Run("--version");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"^rollout \d+\.\d+\.\d+", output);
+        Assert.Single(Lines(output));
+    }
+
+    static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    static int MaxPositionEmbeddings(string modelDirectory) =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(modelDirectory, "config.json"))).RootElement
+            .GetProperty("max_position_embeddings").GetInt32();
 
     [RequiresSharedFixtureFact("stories260K")]
     public void Stories260KReproducesLlama2cPublishedGreedyStory()
