@@ -1,16 +1,26 @@
 using Rollout.Engine.Sampling;
+using Rollout.Engine.Sequences;
 
 namespace Rollout.Engine;
 
-/// <summary>One of a request's <see cref="SamplingParams.N"/> completions, as far as it has been generated.</summary>
+/// <summary>
+/// One of a request's <see cref="SamplingParams.N"/> completions, as far as it has been generated. Its
+/// lists are views that later steps do not change; <see cref="NewText"/> and the lists cost nothing to
+/// hand out, and the cumulative <see cref="Text"/> is built only when read.
+/// </summary>
 public sealed record CompletionOutput
 {
+    readonly AppendOnlyList<char>.View _shown;
+    string? _text;
+
+    internal CompletionOutput(AppendOnlyList<char>.View shown) => _shown = shown;
+
     /// <summary>Which completion of the request this is (0-based).</summary>
     public required int Index { get; init; }
     /// <summary>Every token generated so far.</summary>
     public required IReadOnlyList<int> TokenIds { get; init; }
     /// <summary>The text shown so far: detokenized, never half a character, stop strings cut as asked.</summary>
-    public required string Text { get; init; }
+    public string Text => _text ??= new string(_shown.AsSpan());
     /// <summary>Text added since the previous output of this request.</summary>
     public required string NewText { get; init; }
     /// <summary>Logprob of each generated token (raw or processed per <see cref="SamplingParams.LogprobsMode"/>); null unless logprobs were asked for.</summary>

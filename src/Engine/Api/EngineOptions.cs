@@ -24,13 +24,6 @@ public sealed record EngineOptions
     /// <summary>Reuse KV blocks of identical prompt prefixes across requests.</summary>
     public bool PrefixCaching { get; init; } = true;
 
-    /// <summary>
-    /// Decode attention through <c>PagedDecodeAttention</c> where it applies (CPU, fp32); false
-    /// gathers every decoding sequence's blocks for <c>scaled_dot_product_attention</c>, the path other
-    /// devices take, so tests can check both on the CPU.
-    /// </summary>
-    internal bool PagedDecodeKernel { get; init; } = true;
-
     /// <summary>Seed of the draws of requests that give no seed of their own.</summary>
     public long Seed { get; init; }
 

@@ -6,6 +6,7 @@ using Rollout.Engine.Sampling;
 using Rollout.Engine.Scheduling;
 using Rollout.Engine.Sequences;
 using Rollout.Models;
+using Rollout.Models.Native;
 using Rollout.Models.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -34,7 +35,7 @@ internal sealed class EngineCore : IDisposable
     public EngineCore(CausalLanguageModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions options)
     {
         options.Validate();
-        if (model.Options.Device.type == DeviceType.CPU) HostMemoryRetention.Apply();
+        ProcessPatches.ForEngine(model.Options);
         model.PrepareInference();
         _model = model;
         _tokenizer = tokenizer;
@@ -54,8 +55,8 @@ internal sealed class EngineCore : IDisposable
             MaxNumBatchedTokens = options.MaxNumBatchedTokens,
             ChunkedPrefill = options.ChunkedPrefill,
         }, _kvCache);
-        _runner = new ModelRunner(model, _kv, options.PagedDecodeKernel);
-        _sampler = new Sampler(new Random(unchecked((int)options.Seed)));
+        _runner = new ModelRunner(model, _kv);
+        _sampler = new Sampler(new Random(unchecked((int)options.Seed)), model.Options.FastCpuKernels);
         MaxModelLength = (int)Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens);
     }
 
@@ -127,7 +128,12 @@ internal sealed class EngineCore : IDisposable
     /// <summary>Forgets every cached prefix (after weights change, say).</summary>
     public void ResetPrefixCache() => _kvCache.ResetPrefixCache();
 
-    /// <summary>Runs one step; returns snapshots of the requests whose completions advanced or ended.</summary>
+    /// <summary>
+    /// Runs one step, phase by phase: schedule, pack the scheduled tokens, run the model, sample, apply
+    /// the results. Returns snapshots of the requests whose completions advanced or ended. Weight
+    /// updates are not a phase: they run between steps (<see cref="LlmEngine.RunAtStepBoundaryAsync{T}"/>),
+    /// so every phase of a step sees one set of weights and one <see cref="WeightVersion"/>.
+    /// </summary>
     public IReadOnlyList<RequestOutput> Step()
     {
         long start = Stopwatch.GetTimestamp();
@@ -136,77 +142,102 @@ internal sealed class EngineCore : IDisposable
         long scheduledAt = Stopwatch.GetTimestamp();
         using var scope = NewDisposeScope();
 
-        var step = new List<StepSequence>(scheduled.Scheduled.Count);
-        int promptTokens = 0;
+        var batch = Pack(scheduled);
+        int promptTokens = scheduled.Scheduled.Sum(s => PromptTokensFed(s.Sequence, s.NumTokens));
+        var logits = _runner.Run(batch);
+        long ranAt = Stopwatch.GetTimestamp();
+        var draws = Sample(scheduled, batch, logits);
+        long sampledAt = Stopwatch.GetTimestamp();
+        var outputs = Apply(scheduled, draws);
+
+        bool decodeOnly = promptTokens == 0 && scheduled.TotalTokens == scheduled.Scheduled.Count;
+        long end = Stopwatch.GetTimestamp();
+        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count,
+            new StepPhases(scheduledAt - start, ranAt - scheduledAt, sampledAt - ranAt, end - sampledAt));
+        return outputs;
+    }
+
+    /// <summary>The model runner's view of the scheduled work: each sequence's new tokens, where its KV lives, which rows need logits.</summary>
+    static List<StepSequence> Pack(SchedulerOutput scheduled)
+    {
+        var batch = new List<StepSequence>(scheduled.Scheduled.Count);
         foreach (var (seq, numTokens, samples) in scheduled.Scheduled)
         {
-            promptTokens += Math.Max(0, Math.Min(seq.NumComputedTokens + numTokens, seq.PromptTokenIds.Length) - seq.NumComputedTokens);
             var tokens = new int[numTokens];
             seq.CopyTokens(seq.NumComputedTokens, tokens);
             int rows = PromptLogprobRows(seq, numTokens) > 0 ? numTokens : samples ? 1 : 0;
-            step.Add(new StepSequence(seq.ArrivalOrder, tokens, seq.NumComputedTokens, seq.BlockTable, rows));
+            batch.Add(new StepSequence(seq.ArrivalOrder, tokens, seq.NumComputedTokens, seq.BlockTable, rows));
         }
-        var logits = _runner.Run(step);
-        long ranAt = Stopwatch.GetTimestamp();
+        return batch;
+    }
 
-        var samplingRows = new List<SamplingRow>();
-        var samplingIndex = new List<long>();
-        // Who each sampling row draws for: a scheduled sequence, or a sibling forked from one (Parent set).
-        var draws = new List<(Sequence Sequence, Sequence? Parent)>();
+    /// <summary>
+    /// Records prompt logprobs and draws the next token of every sequence that samples, and the first
+    /// token of the siblings forked from a prompt that just finished (they share its last row).
+    /// </summary>
+    List<Draw> Sample(SchedulerOutput scheduled, List<StepSequence> batch, Tensor logits)
+    {
+        var rows = new List<SamplingRow>();
+        var rowIndex = new List<long>();
+        var drawers = new List<(Sequence Sequence, Sequence? Parent)>();
         long row = 0;
-        for (int i = 0; i < step.Count; i++)
+        for (int i = 0; i < batch.Count; i++)
         {
             var (seq, numTokens, samples) = scheduled.Scheduled[i];
-            int rows = step[i].LogitRows;
+            int logitRows = batch[i].LogitRows;
             if (PromptLogprobRows(seq, numTokens) is int promptRows and > 0)
                 RecordPromptLogprobs(seq, logits.narrow(0, row, promptRows));
             if (samples)
             {
-                var completion = (CompletionState)seq.Tag!;
-                samplingIndex.Add(row + rows - 1);
-                samplingRows.Add(new SamplingRow(completion.Request.Params, seq.PromptTokenIds, seq.OutputTokenIds, seq.Index, _eosTokenIds));
-                draws.Add((seq, null));
+                var request = seq.Completion!.Request;
+                long last = row + logitRows - 1;
+                rows.Add(new SamplingRow(request.Params, seq.PromptTokenIds, seq.OutputTokenIds, seq.Index, _eosTokenIds));
+                rowIndex.Add(last);
+                drawers.Add((seq, null));
                 if (seq.Index == 0 && seq.OutputTokenIds.Count == 0)
                 {
-                    // The prompt's last row serves every completion's first draw: forks never recompute it.
-                    foreach (var sibling in completion.Request.Completions.Skip(1))
+                    foreach (var sibling in request.Completions.Skip(1))
                     {
-                        draws.Add((sibling.Sequence, seq));
-                        samplingIndex.Add(row + rows - 1);
-                        samplingRows.Add(new SamplingRow(completion.Request.Params, seq.PromptTokenIds, sibling.Sequence.OutputTokenIds, sibling.Sequence.Index, _eosTokenIds));
+                        rows.Add(new SamplingRow(request.Params, seq.PromptTokenIds, sibling.Sequence.OutputTokenIds, sibling.Sequence.Index, _eosTokenIds));
+                        rowIndex.Add(last);
+                        drawers.Add((sibling.Sequence, seq));
                     }
                 }
             }
-            row += rows;
+            row += logitRows;
         }
+        if (rows.Count == 0) return [];
         // Decode-only steps sample every logit row once, in order: no gather needed.
-        bool everyRowInOrder = samplingIndex.Count == logits.shape[0] && samplingIndex.Select((r, i) => r == i).All(same => same);
-        var chosen = samplingRows.Count == 0 ? []
-            : _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(samplingIndex.ToArray(), device: logits.device)), samplingRows).Tokens;
+        bool everyRowInOrder = rowIndex.Count == logits.shape[0] && rowIndex.Select((r, i) => r == i).All(same => same);
+        var chosen = _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(rowIndex.ToArray(), device: logits.device)), rows).Tokens;
+        var draws = new List<Draw>(drawers.Count);
+        for (int i = 0; i < drawers.Count; i++) draws.Add(new Draw(drawers[i].Sequence, drawers[i].Parent, chosen[i]));
+        return draws;
+    }
 
-        long sampledAt = Stopwatch.GetTimestamp();
-        var tokensBySequence = new Dictionary<Sequence, int>(draws.Count);
-        var scoredBySequence = new Dictionary<Sequence, ScoredToken>(draws.Count);
+    /// <summary>
+    /// Applies a step's draws under the current weight version: forks start, the fed tokens' KV is
+    /// committed, each sampled token is appended and checked for an end; returns the snapshots of the
+    /// requests that changed.
+    /// </summary>
+    IReadOnlyList<RequestOutput> Apply(SchedulerOutput scheduled, List<Draw> draws)
+    {
         long version = WeightVersion;
-        for (int i = 0; i < draws.Count; i++)
-        {
-            var (seq, parent) = draws[i];
-            if (parent is not null) continue;
-            tokensBySequence[seq] = chosen[i].TokenId;
-            scoredBySequence[seq] = chosen[i];
-        }
+        var sampled = new Dictionary<Sequence, Draw>(draws.Count);
+        foreach (var draw in draws)
+            if (draw.Parent is null) sampled[draw.Sequence] = draw;
         // Before the parents' results are applied: a parent that ends now frees its blocks, and its forks must own them first.
-        for (int i = 0; i < draws.Count; i++)
-            if (draws[i].Parent is { } parent) Fork(parent, draws[i].Sequence, chosen[i], version);
-        _scheduler.OnStepFinished(scheduled, tokensBySequence,
-            seq => ((CompletionState)seq.Tag!).Accept(scoredBySequence[seq], version, MaxModelLength, _eosTokenIds));
+        foreach (var draw in draws)
+            if (draw.Parent is { } parent) Fork(parent, draw.Sequence, draw.Token, version);
+        _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => d.Value.Token.TokenId),
+            seq => seq.Completion!.Accept(sampled[seq].Token, version, MaxModelLength, _eosTokenIds));
 
         long now = Stopwatch.GetTimestamp();
         var changed = new List<RequestState>();
         var seen = new HashSet<RequestState>();
-        foreach (var (seq, _) in draws)
+        foreach (var draw in draws)
         {
-            var request = ((CompletionState)seq.Tag!).Request;
+            var request = draw.Sequence.Completion!.Request;
             if (request.FirstTokenTimestamp is null)
             {
                 request.FirstTokenTimestamp = now;
@@ -220,12 +251,14 @@ internal sealed class EngineCore : IDisposable
             outputs.Add(request.Snapshot());
             if (request.Finished) _requests.Remove(request.Id);
         }
-        bool decodeOnly = promptTokens == 0 && scheduled.TotalTokens == scheduled.Scheduled.Count;
-        long end = Stopwatch.GetTimestamp();
-        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count,
-            new StepPhases(scheduledAt - start, ranAt - scheduledAt, sampledAt - ranAt, end - sampledAt));
         return outputs;
     }
+
+    /// <summary>One token drawn this step: for a scheduled sequence, or for a sibling forked from one (<see cref="Parent"/> set).</summary>
+    readonly record struct Draw(Sequence Sequence, Sequence? Parent, ScoredToken Token);
+
+    static int PromptTokensFed(Sequence seq, int numTokens) =>
+        Math.Max(0, Math.Min(seq.NumComputedTokens + numTokens, seq.PromptTokenIds.Length) - seq.NumComputedTokens);
 
     /// <summary>
     /// Starts a sibling completion from its parent's prompt KV with its first token already drawn; if the
@@ -241,8 +274,7 @@ internal sealed class EngineCore : IDisposable
         }
         if (tailCopy is { } copy) _kv.CopyBlock(copy.Source, copy.Destination);
         child.OutputTokenIds.Add(first.TokenId);
-        var state = (CompletionState)child.Tag!;
-        _scheduler.AddForked(child, state.Accept(first, version, MaxModelLength, _eosTokenIds));
+        _scheduler.AddForked(child, child.Completion!.Accept(first, version, MaxModelLength, _eosTokenIds));
     }
 
     public EngineMetrics Metrics() => _stats.Snapshot(_scheduler, _kvCache, WeightVersion);
@@ -250,7 +282,7 @@ internal sealed class EngineCore : IDisposable
     /// <summary>How many of this chunk's fed positions predict a prompt token whose logprob is still missing.</summary>
     static int PromptLogprobRows(Sequence seq, int numTokens)
     {
-        var request = ((CompletionState)seq.Tag!).Request;
+        var request = seq.Completion!.Request;
         if (!request.WantsPromptLogprobs || seq.Index != 0) return 0;
         int start = seq.NumComputedTokens;
         int end = Math.Min(start + numTokens, seq.PromptTokenIds.Length - 1);
@@ -259,7 +291,7 @@ internal sealed class EngineCore : IDisposable
 
     static void RecordPromptLogprobs(Sequence seq, Tensor rows)
     {
-        var request = ((CompletionState)seq.Tag!).Request;
+        var request = seq.Completion!.Request;
         int start = seq.NumComputedTokens;
         var next = seq.PromptTokenIds.AsSpan(start + 1, (int)rows.shape[0]).ToArray();
         request.RecordPromptLogprobs(PromptLogprobs.Compute(rows, next, request.Params.PromptLogprobs ?? 0));

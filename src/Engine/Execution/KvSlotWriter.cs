@@ -8,12 +8,12 @@ using static TorchSharp.torch;
 namespace Rollout.Engine.Execution;
 
 /// <summary>
-/// Writes a step's new keys or values into their cache slots with one row copy each, on the CPU in fp32:
-/// <c>index_copy_</c> took ~40 microseconds a call for 64 rows here, 24 calls a step. A slot's cache lines
-/// are cold (the sequence last wrote beside it a whole step ago), so plain stores first read every line
-/// they write; non-temporal stores skip that read, and a batch's rows are split over two threads. The 24
-/// writes of a batch-64 step, into cold caches: 0.48-0.61 ms against 0.95-1.13 ms with one plain copy
-/// a row.
+/// Writes a step's new keys or values into their cache slots with one row copy each, on the CPU in
+/// fp32, in place of <c>index_copy_</c>, which cost more a call (two calls a layer every step). A slot's
+/// cache lines are cold (the sequence last wrote beside it a whole step ago), so plain stores first read
+/// every line they write; non-temporal stores skip that read, and a batch's rows are split over two
+/// threads: together they write a batch-64 step's rows into cold caches in about half the time of one
+/// plain copy a row (figures in docs/performance-log.md).
 /// </summary>
 internal static unsafe class KvSlotWriter
 {

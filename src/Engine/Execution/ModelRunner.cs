@@ -15,11 +15,11 @@ internal sealed class ModelRunner
     readonly PagedKvTensors _kv;
     readonly Device _device;
     readonly int?[] _windows;
-    readonly bool _decodeKernel;
+    readonly bool _fastKernels;
 
-    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv, bool decodeKernel = true)
+    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv)
     {
-        _decodeKernel = decodeKernel;
+        _fastKernels = model.Options.FastCpuKernels;
         _model = model;
         _kv = kv;
         _device = model.Options.Device;
@@ -53,7 +53,7 @@ internal sealed class ModelRunner
         var batch = new ForwardBatch(
             tensor(ids.ToArray(), device: _device),
             tensor(positions.ToArray(), device: _device),
-            new PagedAttention(_kv, packed, _windows, _device, _decodeKernel));
+            new PagedAttention(_kv, packed, _windows, _device, _fastKernels));
         var hidden = _model.Forward(batch);
         var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
         return _model.ComputeLogits(hidden, rows).MoveToOuterDisposeScope();

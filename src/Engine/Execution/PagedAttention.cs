@@ -1,3 +1,4 @@
+using Rollout.Models;
 using Rollout.Models.Attention;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,16 +24,21 @@ internal sealed class PagedAttention : IAttentionContext
     readonly bool _decodeKernel;
     readonly Tensor? _decodeBlocks;
     readonly Dictionary<int, Tensor> _decodeMasks = [];
+    readonly bool _fastKernels;
     readonly (long Start, long Count, long StartPosition, Tensor Blocks)[] _prefills;
 
     /// <param name="kv">The cache tensors.</param>
     /// <param name="sequences">The step's sequences: those with one new token first.</param>
     /// <param name="windows">The sliding windows the model's layers use (null for full attention).</param>
     /// <param name="device">Where index tensors go.</param>
-    /// <param name="decodeKernel">Whether decodes may use <see cref="PagedDecodeAttention"/> where it supports the cache.</param>
-    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, bool decodeKernel = true)
+    /// <param name="fastKernels">
+    /// Whether decodes may use <see cref="PagedDecodeAttention"/> and new KV rows <see cref="KvSlotWriter"/>
+    /// where they support the cache (<see cref="CpuKernels.Fast"/>).
+    /// </param>
+    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, bool fastKernels)
     {
         _kv = kv;
+        _fastKernels = fastKernels;
         int bs = kv.BlockSize;
         var slots = new List<long>();
         foreach (var s in sequences)
@@ -50,7 +56,7 @@ internal sealed class PagedAttention : IAttentionContext
             int used = (_decodeLengths[i] + bs - 1) / bs;
             for (int b = 0; b < used; b++) _decodeTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
         }
-        _decodeKernel = decodeKernel && _decodes > 0 && PagedDecodeAttention.Supports(kv.Keys(0));
+        _decodeKernel = fastKernels && _decodes > 0 && PagedDecodeAttention.Supports(kv.Keys(0));
         if (!_decodeKernel && _decodes > 0)
         {
             _decodeBlocks = tensor(Array.ConvertAll(_decodeTables, b => (long)b), device: device);
@@ -92,7 +98,7 @@ internal sealed class PagedAttention : IAttentionContext
 
     void Write(Tensor cache, Tensor rows)
     {
-        if (KvSlotWriter.Supports(cache, rows)) KvSlotWriter.Write(cache, _slots, rows);
+        if (_fastKernels && KvSlotWriter.Supports(cache, rows)) KvSlotWriter.Write(cache, _slots, rows);
         else cache.index_copy_(0, _slotMapping, rows);
     }
 

@@ -16,8 +16,8 @@ namespace Rollout.Engine.Execution;
 /// </summary>
 internal static unsafe class PagedDecodeAttention
 {
-    // Below this much KV a second thread costs more to wake than it saves: one sequence of 96 positions
-    // (0.6 MB a layer) took 0.12 ms on two threads and 0.04 ms on one.
+    // Below this much KV a second thread costs more to wake than it saves: one short sequence ran faster
+    // on one thread than on two (figures in docs/performance-log.md).
     const long ParallelBytes = 4L << 20;
 
     /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
@@ -119,9 +119,8 @@ internal static unsafe class PagedDecodeAttention
 
     // The next row's cache lines, asked for while this row is computed: rows of a block are contiguous, but
     // the hardware prefetchers stop at every 4 KB page, about every row and a third, and the kernel then
-    // waits on memory and computes in turn instead of both at once. Measured at batch 64 and 128 positions,
-    // two threads: 1.65 against 2.10 ms a layer (first quartile of repeated calls); two or more rows ahead,
-    // or into L2 only, was slower.
+    // waits on memory and computes in turn instead of both at once. One row ahead made the kernel faster;
+    // two or more rows ahead, or into L2 only, was slower (figures in docs/performance-log.md).
     static void Prefetch(float* row, int floats)
     {
         for (int i = 0; i < floats; i += 64 / sizeof(float)) Sse.Prefetch0(row + i);
@@ -129,8 +128,8 @@ internal static unsafe class PagedDecodeAttention
 
     // A row's first line and every 4 KB page it enters, PageLookahead rows ahead: a touched page is one the
     // hardware prefetchers then stream on their own, a couple of rows before the full prefetch above asks
-    // for its lines. Measured right after a product (as in a step) at batch 64 and 96 positions, in
-    // alternating pairs: 1.06-1.16 against 1.29-1.43 ms a layer; 2 to 4 rows ahead measured alike.
+    // for its lines. Right after a product (as in a step) that made the kernel faster; 2 to 4 rows ahead
+    // measured alike (figures in docs/performance-log.md).
     const int PageLookahead = 3;
 
     static void PrefetchPages(float* row, int floats)

@@ -109,6 +109,9 @@ internal sealed class KvCacheManager
             int copy = _pool.Allocate().Id;
             child.BlockTable.Add(copy);
             tailCopy = (parent.BlockTable[full], copy);
+            // The tail's rows before the parent's computed end came from earlier steps, the rest from this one.
+            bool earlierRows = parent.NumComputedTokens > full * BlockSize;
+            child.OpenBlockVersion = earlierRows ? KvVersions.Combine(parent.OpenBlockVersion, WeightVersion) : WeightVersion;
         }
         child.NumComputedTokens = tokens;
         child.NumCachedPromptTokens = Math.Min(tokens, child.PromptTokenIds.Length);
@@ -143,8 +146,10 @@ internal sealed class KvCacheManager
     }
 
     /// <summary>
-    /// Records that the KV of the next <paramref name="numNewTokens"/> tokens is now in the cache, and
-    /// makes every block that became full findable by its chained hash.
+    /// Records that the KV of the next <paramref name="numNewTokens"/> tokens is now in the cache,
+    /// computed under <see cref="WeightVersion"/>, and makes every block that became full findable by
+    /// its chained hash and the version of all its rows. A block whose rows span weight versions is
+    /// never cached, and neither is anything after it in the sequence.
     /// </summary>
     public void CommitComputed(Sequence seq, int numNewTokens)
     {
@@ -152,17 +157,23 @@ internal sealed class KvCacheManager
         int to = from + numNewTokens;
         if (numNewTokens <= 0 || to > seq.NumTokens || to > seq.BlockTable.Count * BlockSize)
             throw new InvalidOperationException($"cannot commit {numNewTokens} tokens to {seq}");
+        long version = WeightVersion;
+        // The first block touched may hold rows that earlier steps computed, under another version.
+        long firstBlockVersion = from % BlockSize == 0 ? version : KvVersions.Combine(seq.OpenBlockVersion, version);
         seq.NumComputedTokens = to;
+        seq.OpenBlockVersion = to / BlockSize == from / BlockSize ? firstBlockVersion : version;
         if (!_pool.EnablePrefixCaching) return;
 
         Span<int> tokens = stackalloc int[BlockSize];
         for (int i = from / BlockSize; i < to / BlockSize; i++)
         {
+            long blockVersion = i == from / BlockSize ? firstBlockVersion : version;
             BlockHash? parent = i == 0 ? null : _pool[seq.BlockTable[i - 1]].Hash;
-            // A chain broken while caching was off cannot be resumed: its parents have no hashes.
-            if (i > 0 && parent is null) return;
+            // A chain broken while caching was off, or by a block of mixed versions, cannot be resumed:
+            // its parents have no hashes.
+            if (blockVersion == KvVersions.Mixed || (i > 0 && parent is null)) return;
             seq.CopyTokens(i * BlockSize, tokens);
-            _pool.Cache(_pool[seq.BlockTable[i]], PrefixHasher.Hash(parent, tokens, WeightVersion));
+            _pool.Cache(_pool[seq.BlockTable[i]], PrefixHasher.Hash(parent, tokens, blockVersion));
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using Rollout.Engine.Sampling;
 using Rollout.Engine.Sequences;
 using Rollout.Models.Tokenization;
@@ -8,18 +7,18 @@ namespace Rollout.Engine.Requests;
 /// <summary>
 /// What the engine keeps for one completion besides its <see cref="Sequence"/>: logprobs, the weight
 /// version of each token, the streamed text (incremental detokenization, stop strings held back until
-/// they can no longer match) and how it ended.
+/// they can no longer match) and how it ended. Everything grows by appends, and a snapshot is a set of
+/// views: a step costs what it added, not the completion's length.
 /// </summary>
 internal sealed class CompletionState
 {
     readonly IncrementalDetokenizer? _detokenizer;
     readonly int _tokenizerVocab;
     readonly StopStringMatcher? _stopMatcher;
-    readonly StringBuilder _decoded = new();
-    readonly StringBuilder _shown = new();
-    readonly List<float>? _logprobs;
-    readonly List<IReadOnlyList<TokenLogprob>>? _topLogprobs;
-    readonly List<long> _versions = [];
+    readonly AppendOnlyList<char> _shown = new(64);
+    readonly AppendOnlyList<float>? _logprobs;
+    readonly AppendOnlyList<IReadOnlyList<TokenLogprob>>? _topLogprobs;
+    readonly AppendOnlyList<long> _versions = new();
     int _shownAtLastSnapshot;
 
     public CompletionState(RequestState request, int index, ITextTokenizer? tokenizer)
@@ -35,8 +34,8 @@ internal sealed class CompletionState
         }
         if (p.Logprobs is int k)
         {
-            _logprobs = [];
-            if (k > 0) _topLogprobs = [];
+            _logprobs = new();
+            if (k > 0) _topLogprobs = new();
         }
     }
 
@@ -57,6 +56,7 @@ internal sealed class CompletionState
 
         int id = token.TokenId;
         FinishReason? reason = null;
+        string piece = "";
         if (p.StopTokenIds.Contains(id))
         {
             reason = Sequences.FinishReason.Stop;
@@ -70,27 +70,25 @@ internal sealed class CompletionState
         // a padding row has no text.
         else if (_detokenizer is not null && id < _tokenizerVocab)
         {
-            _decoded.Append(_detokenizer.Add(id));
+            piece = _detokenizer.Add(id);
         }
         int generated = Sequence.OutputTokenIds.Count;
         if (reason is null && (generated >= (p.MaxTokens ?? int.MaxValue) || Sequence.NumTokens >= maxModelLength))
             reason = Sequences.FinishReason.Length;
-        if (reason is not null && _detokenizer is not null) _decoded.Append(_detokenizer.Flush());
+        if (reason is not null && _detokenizer is not null) piece += _detokenizer.Flush();
 
         if (_stopMatcher is null)
         {
-            _shown.Append(_decoded, _shown.Length, _decoded.Length - _shown.Length);
+            _shown.AddRange(piece);
         }
         else
         {
-            string decoded = _decoded.ToString();
-            var match = _stopMatcher.Advance(decoded, finished: reason is not null);
-            _shown.Append(match.Text);
+            var match = _stopMatcher.Advance(piece, finished: reason is not null);
+            _shown.AddRange(match.Text);
             if (match.Stopped)
             {
                 reason = Sequences.FinishReason.Stop;
-                StopReason = p.Stop.Where(s => decoded.Contains(s, StringComparison.Ordinal))
-                    .OrderBy(s => decoded.IndexOf(s, StringComparison.Ordinal) + s.Length).First();
+                StopReason = match.Stop;
             }
         }
         FinishReason = reason;
@@ -100,20 +98,20 @@ internal sealed class CompletionState
     /// <summary>Ends the completion as aborted, keeping what it generated.</summary>
     public void MarkAborted() => FinishReason ??= Sequences.FinishReason.Abort;
 
+    /// <summary>The completion as far as it has been generated: views of what it holds, plus the text new since the last snapshot.</summary>
     public CompletionOutput Snapshot()
     {
-        string text = _shown.ToString();
-        string newText = text[_shownAtLastSnapshot..];
-        _shownAtLastSnapshot = text.Length;
-        return new CompletionOutput
+        var shown = _shown.Snapshot();
+        string newText = new(shown.AsSpan()[_shownAtLastSnapshot..]);
+        _shownAtLastSnapshot = shown.Count;
+        return new CompletionOutput(shown)
         {
             Index = Sequence.Index,
-            TokenIds = Sequence.OutputTokenIds.ToArray(),
-            Text = text,
+            TokenIds = Sequence.OutputTokenIds.Snapshot(),
             NewText = newText,
-            Logprobs = _logprobs?.ToArray(),
-            TopLogprobs = _topLogprobs?.ToArray(),
-            WeightVersions = _versions.ToArray(),
+            Logprobs = _logprobs?.Snapshot(),
+            TopLogprobs = _topLogprobs?.Snapshot(),
+            WeightVersions = _versions.Snapshot(),
             FinishReason = FinishReason switch
             {
                 null => null,

@@ -1,4 +1,5 @@
 using Rollout.Engine.Sampling;
+using Rollout.Engine.Sequences;
 using Rollout.Models.Tokenization;
 
 namespace Rollout.Engine.Requests;
@@ -6,8 +7,8 @@ namespace Rollout.Engine.Requests;
 /// <summary>One request inside the engine: its prompt, parameters, completions and prompt logprobs.</summary>
 internal sealed class RequestState
 {
-    readonly List<TokenLogprob>? _promptLogprobs;
-    readonly List<IReadOnlyList<TokenLogprob>>? _promptTopLogprobs;
+    readonly AppendOnlyList<TokenLogprob>? _promptLogprobs;
+    readonly AppendOnlyList<IReadOnlyList<TokenLogprob>>? _promptTopLogprobs;
 
     public RequestState(string id, int[] promptTokenIds, SamplingParams sampling, ITextTokenizer? tokenizer, long arrivalTimestamp)
     {
@@ -17,8 +18,8 @@ internal sealed class RequestState
         ArrivalTimestamp = arrivalTimestamp;
         if (sampling.PromptLogprobs is int k)
         {
-            _promptLogprobs = [];
-            if (k > 0) _promptTopLogprobs = [];
+            _promptLogprobs = new();
+            if (k > 0) _promptTopLogprobs = new();
         }
         Completions = Enumerable.Range(0, sampling.N).Select(i => new CompletionState(this, i, tokenizer)).ToArray();
         // Prompt logprobs need every prompt position computed, so the completion that reports them
@@ -52,8 +53,8 @@ internal sealed class RequestState
     {
         RequestId = Id,
         PromptTokenIds = PromptTokenIds,
-        PromptLogprobs = _promptLogprobs?.ToArray(),
-        PromptTopLogprobs = _promptTopLogprobs?.ToArray(),
+        PromptLogprobs = _promptLogprobs?.Snapshot(),
+        PromptTopLogprobs = _promptTopLogprobs?.Snapshot(),
         Outputs = Completions.Select(c => c.Snapshot()).ToArray(),
         CachedPromptTokens = Completions.Sum(c => c.Sequence.NumCachedPromptTokens),
     };

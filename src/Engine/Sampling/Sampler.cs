@@ -17,12 +17,15 @@ namespace Rollout.Engine.Sampling;
 internal sealed class Sampler
 {
     readonly long _unseededKey;
+    readonly bool _fastKernels;
     long _unseededDraws;
 
     /// <param name="random">Seeds the stream that rows without a seed draw from; a random one when null.</param>
-    public Sampler(Random? random = null)
+    /// <param name="fastKernels">Whether greedy rows may take <see cref="GreedyArgMax"/> where it supports the logits (<see cref="Models.CpuKernels.Fast"/>).</param>
+    public Sampler(Random? random = null, bool fastKernels = true)
     {
         _unseededKey = (random ?? Random.Shared).NextInt64(long.MinValue, long.MaxValue);
+        _fastKernels = fastKernels;
     }
 
     /// <summary>Chooses one token per row of <paramref name="logits"/> ([rows, vocab], any float dtype, any device).</summary>
@@ -189,7 +192,7 @@ internal sealed class Sampler
     Tensor Choose(Tensor x, IReadOnlyList<SamplingRow> rows)
     {
         var greedy = rows.Select(r => r.Params.IsGreedy).ToArray();
-        if (greedy.All(g => g)) return GreedyArgMax.Supports(x) ? tensor(GreedyArgMax.Rows(x)) : x.argmax(-1);
+        if (greedy.All(g => g)) return _fastKernels && GreedyArgMax.Supports(x) ? tensor(GreedyArgMax.Rows(x)) : x.argmax(-1);
 
         var u = rows.Select(r => r.Params.IsGreedy ? 0.0 : NextUniform(r)).ToArray();
         var cdf = x.softmax(-1, ScalarType.Float64).cumsum(-1);

@@ -3,12 +3,15 @@ namespace Rollout.Engine.Sampling;
 /// <summary>The outcome of one <see cref="StopStringMatcher.Advance"/> call.</summary>
 /// <param name="Stopped">A stop string appeared: the completion ends here and <paramref name="Text"/> is its last piece.</param>
 /// <param name="Text">Text that may now be shown, following what earlier calls returned.</param>
-internal readonly record struct StopStringMatch(bool Stopped, string Text);
+/// <param name="Stop">The stop string that ended the completion, when <paramref name="Stopped"/>.</param>
+internal readonly record struct StopStringMatch(bool Stopped, string Text, string? Stop = null);
 
 /// <summary>
 /// Watches the streamed text of one completion for <see cref="SamplingParams.Stop"/> strings. It releases
 /// text only when no stop string could still begin in it, so nothing shown is ever retracted: it holds back
-/// the longest suffix that is a prefix of some stop string, and never splits a surrogate pair.
+/// the longest suffix that is a prefix of some stop string, and never splits a surrogate pair. It keeps
+/// only that held-back text, so each call costs the new piece plus the longest stop string, whatever the
+/// length of the completion.
 /// </summary>
 /// <remarks>
 /// The stop that wins is the one that completes first (earliest end, then earliest start). That is what
@@ -18,7 +21,7 @@ internal sealed class StopStringMatcher
 {
     readonly IReadOnlyList<string> _stops;
     readonly bool _includeStop;
-    int _released;
+    string _held = "";
     bool _stopped;
 
     /// <param name="stopStrings">Non-empty stop strings (validated by <see cref="SamplingParams.Validate"/>).</param>
@@ -29,50 +32,42 @@ internal sealed class StopStringMatcher
         _includeStop = includeStopString;
     }
 
-    /// <summary>Takes all the text generated so far and returns what may be shown beyond what was already returned.</summary>
-    /// <param name="text">The cumulative text; each call extends the previous one.</param>
+    /// <summary>Takes the next piece of generated text and returns what may be shown beyond what was already returned.</summary>
+    /// <param name="piece">Text generated since the previous call.</param>
     /// <param name="finished">No more text will come (EOS, stop token, length): release everything held back.</param>
-    public StopStringMatch Advance(string text, bool finished)
+    public StopStringMatch Advance(string piece, bool finished)
     {
         if (_stopped) throw new InvalidOperationException("the completion already stopped at a stop string");
-        if (text.Length < _released) throw new ArgumentException("the text must extend the text of the previous call", nameof(text));
-
-        // Everything before _released was followed by too little text to hold a stop string, so a new
-        // occurrence cannot start before it: only the held-back tail and the new text need searching.
+        // Text released earlier was followed by too little text to hold a stop string, so a new
+        // occurrence cannot start before the held-back text: only it and the new piece need searching.
+        string text = _held + piece;
         int bestStart = -1, bestEnd = int.MaxValue;
+        string? best = null;
         foreach (string stop in _stops)
         {
-            int start = text.IndexOf(stop, _released, StringComparison.Ordinal);
+            int start = text.IndexOf(stop, StringComparison.Ordinal);
             if (start < 0) continue;
             int end = start + stop.Length;
-            if (end < bestEnd || (end == bestEnd && start < bestStart)) (bestStart, bestEnd) = (start, end);
+            if (end < bestEnd || (end == bestEnd && start < bestStart)) (bestStart, bestEnd, best) = (start, end, stop);
         }
-        if (bestStart >= 0)
+        if (best is not null)
         {
             _stopped = true;
-            return new StopStringMatch(true, Release(text, _includeStop ? bestEnd : bestStart));
+            _held = "";
+            return new StopStringMatch(true, text[..(_includeStop ? bestEnd : bestStart)], best);
         }
-        if (finished) return new StopStringMatch(false, Release(text, text.Length));
-
-        int safe = text.Length - LongestSuffixStartingAStop(text);
-        if (safe > _released && char.IsHighSurrogate(text[safe - 1])) safe--;
-        return new StopStringMatch(false, Release(text, safe));
-    }
-
-    string Release(string text, int upTo)
-    {
-        string piece = text[_released..upTo];
-        _released = upTo;
-        return piece;
+        int safe = finished ? text.Length : text.Length - LongestSuffixStartingAStop(text);
+        if (!finished && safe > 0 && char.IsHighSurrogate(text[safe - 1])) safe--;
+        _held = text[safe..];
+        return new StopStringMatch(false, text[..safe]);
     }
 
     int LongestSuffixStartingAStop(string text)
     {
-        var unreleased = text.AsSpan(_released);
         int longest = 0;
         foreach (string stop in _stops)
-            for (int length = Math.Min(stop.Length - 1, unreleased.Length); length > longest; length--)
-                if (unreleased.EndsWith(stop.AsSpan(0, length), StringComparison.Ordinal))
+            for (int length = Math.Min(stop.Length - 1, text.Length); length > longest; length--)
+                if (text.AsSpan().EndsWith(stop.AsSpan(0, length), StringComparison.Ordinal))
                 {
                     longest = length;
                     break;

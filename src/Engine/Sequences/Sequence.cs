@@ -1,3 +1,5 @@
+using Rollout.Engine.Requests;
+
 namespace Rollout.Engine.Sequences;
 
 /// <summary>
@@ -6,14 +8,14 @@ namespace Rollout.Engine.Sequences;
 /// </summary>
 internal sealed class Sequence
 {
-    public Sequence(string requestId, int index, int[] promptTokenIds, object? tag = null)
+    public Sequence(string requestId, int index, int[] promptTokenIds, CompletionState? completion = null)
     {
         if (promptTokenIds.Length == 0)
             throw new ArgumentException("a sequence needs at least one prompt token", nameof(promptTokenIds));
         RequestId = requestId;
         Index = index;
         PromptTokenIds = promptTokenIds;
-        Tag = tag;
+        Completion = completion;
         AllTokens = new TokenView(this);
     }
 
@@ -24,7 +26,7 @@ internal sealed class Sequence
 
     public int[] PromptTokenIds { get; }
 
-    public List<int> OutputTokenIds { get; } = [];
+    public AppendOnlyList<int> OutputTokenIds { get; } = new();
 
     /// <summary>Prompt followed by output, without copying either.</summary>
     public IReadOnlyList<int> AllTokens { get; }
@@ -51,8 +53,19 @@ internal sealed class Sequence
     /// <summary>Set by the scheduler when the sequence is added; older sequences have smaller values.</summary>
     public long ArrivalOrder { get; set; }
 
-    /// <summary>The engine's per-sequence state (sampling parameters, output channel); opaque here.</summary>
-    public object? Tag { get; set; }
+    /// <summary>
+    /// The completion this sequence generates (its request, logprobs, text); null for sequences the
+    /// scheduler and KV cache are tested with alone.
+    /// </summary>
+    public CompletionState? Completion { get; }
+
+    /// <summary>
+    /// The weight version that computed the KV rows of the sequence's last, partly filled block, or
+    /// <see cref="KvCache.KvVersions.Mixed"/> when they came from several: a block is cached under the
+    /// version of all its rows, and never when they span versions. Meaningless while
+    /// <see cref="NumComputedTokens"/> ends on a block boundary.
+    /// </summary>
+    public long OpenBlockVersion { get; set; }
 
     /// <summary>Never take this sequence's prompt from the prefix cache (it needs every position computed, e.g. for prompt logprobs).</summary>
     public bool SkipsPrefixCache { get; set; }

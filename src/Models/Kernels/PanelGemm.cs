@@ -11,8 +11,9 @@ namespace Rollout.Models.Kernels;
 /// 8 input rows by 32 outputs keeps 16 AVX-512 accumulators in registers while it streams one panel
 /// front to back. Each thread takes a contiguous run of panels and, while it multiplies one, prefetches
 /// the next into its own core's cache: with the weights streamed from memory, as in a decode step, MKL's
-/// packed products lost 15-20% against the same products on weights already in cache, and this kernel
-/// does not. The panels are as large as the weight itself, where MKL's packed copies were 1.6-4.9x.
+/// packed products ran markedly slower than on weights already in cache, and this kernel does not
+/// (figures in docs/performance-log.md). The panels are as large as the weight itself, where MKL's
+/// packed copies were several times larger.
 /// A finished tile can take the pass that would follow the product with it (<see cref="PanelEpilogue"/>:
 /// the residual add, SwiGLU's activation, the rotary embedding), its panels ordered for it by a
 /// <see cref="PanelLayout"/>.
@@ -126,7 +127,8 @@ internal static unsafe class PanelGemm
             var c00 = Vector512<float>.Zero; var c01 = c00; var c10 = c00; var c11 = c00; var c20 = c00; var c21 = c00; var c30 = c00; var c31 = c00;
             var c40 = c00; var c41 = c00; var c50 = c00; var c51 = c00; var c60 = c00; var c61 = c00; var c70 = c00; var c71 = c00;
             float* bk = b;
-            // Two K rows a step: the loop's own work was measured to cost 4-5% of a batch-64 step's products.
+            // Two K rows a step: with one, the loop's own work cost a measurable share of a batch-64 step's
+            // products.
             for (int i = 0; i + 1 < k; i += 2)
             {
                 if (next != null && --countdown == 0)
@@ -157,7 +159,7 @@ internal static unsafe class PanelGemm
                 bk += 2 * PanelColumns;
             }
             // Through the tile in L1, whatever the epilogue: finished straight from the registers (a call
-            // per accumulator), the products measured 1.5-2.5x slower.
+            // per accumulator), the products ran much slower.
             float* row = tile;
             c00.Store(row); c01.Store(row + 16); row += PanelColumns;
             c10.Store(row); c11.Store(row + 16); row += PanelColumns;
@@ -175,9 +177,8 @@ internal static unsafe class PanelGemm
     // A single row (a batch-1 decode) reads the panel once and is bound by memory: no tile. Prefetching
     // the next panel, as the tiles do, measured slower here than the hardware's own streaming; but those
     // streams stop at every 4 KB page, so every 2 KB the row touches the line a page ahead, and the next
-    // page's stream has started when the row gets there. Measured on the 49 products of a batch-1 decode
-    // step, alternating with the row without it: 8.1-9.2 against 8.5-10.2 ms (13 of 16 pairs faster),
-    // and 13.3 against 15.4 ms while the machine was busy.
+    // page's stream has started when the row gets there. That made the products of a batch-1 decode step
+    // faster than the row without it (figures in docs/performance-log.md).
     const int PageAheadBytes = 4096;
     const int PageTouchRows = 2048 / (PanelColumns * sizeof(float));
 

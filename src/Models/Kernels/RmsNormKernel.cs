@@ -12,8 +12,8 @@ namespace Rollout.Models.Kernels;
 /// </summary>
 internal static unsafe class RmsNormKernel
 {
-    // Elements per task. Waking a pool thread costs tens of microseconds (more in a VM, where it takes an
-    // interrupt), about what a single thread needs for this many; decode batches stay on one thread.
+    // Elements per task. Waking a second thread costs about what a single thread needs for this many
+    // (more in a VM, where it takes an interrupt); decode batches stay on one thread.
     const long Grain = 1 << 18;
 
     /// <summary>Whether the kernel can normalise <paramref name="input"/>'s rows by <paramref name="weight"/>.</summary>

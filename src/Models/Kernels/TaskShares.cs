@@ -5,8 +5,8 @@ namespace Rollout.Models.Kernels;
 /// own share's tasks from the front and, once that is empty, the other shares' from the back, so the
 /// threads work on tasks far apart and a thread that gets its core late leaves nothing waiting on it.
 /// Far apart matters for the decode attention: neighbouring sequences' KV blocks lie side by side in the
-/// cache, and two threads reading them at the same time measured 10-14% slower (batch 64, 96 positions,
-/// 1.24 against 1.07 ms a layer) than two threads each in its own share.
+/// cache, and two threads reading them at the same time were slower than two threads each in its own
+/// share (figures in docs/performance-log.md).
 /// </summary>
 internal sealed class TaskShares
 {

@@ -8,15 +8,15 @@ namespace Rollout.Models.Layers;
 /// <summary>
 /// y = x Wᵀ + b, where fp32 inference on the CPU multiplies by a copy of W packed once into column
 /// panels (<see cref="PanelGemm"/>) instead of letting libtorch's MKL re-pack the weight on every call.
-/// Measured here on the 49 products of a stories110M-shaped decode step, against MKL's own packed
-/// products: 40.2 against 43.1 ms at batch 64, 21.7 against 25-27 ms at 32, 10.2 against 14.4 ms at 8,
-/// and 9.0 against 8.6 ms at batch 1; MKL's products without packing were 1.5x slower than its packed
-/// ones. The copy costs the weight's memory once more and is made when an engine starts
-/// (<see cref="Prepare"/>) or at the first such call. It follows the weight: libtorch's version counter
-/// moves on every in-place change, and a moved counter re-packs before the next product, so a
-/// training step or weight update in the same process is never multiplied stale. The packed product
-/// can also finish with the pass that would follow it (<see cref="ForwardAdd"/>, <see cref="TryForwardSwiGlu"/>,
-/// <see cref="TryForwardRotated"/>): at batch 64 those passes ran on one thread between the products.
+/// On the products of a decode step this is faster than MKL's own packed products at batch 8 to 64 and
+/// about as fast at batch 1, and MKL's products without packing were slower still than its packed ones
+/// (figures in docs/performance-log.md). The copy costs the weight's memory once more and is made when
+/// an engine starts (<see cref="Prepare"/>) or at the first such call. It follows the weight:
+/// libtorch's version counter moves on every in-place change, and a moved counter re-packs before the
+/// next product, so a training step or weight update in the same process is never multiplied stale.
+/// The packed product can also finish with the pass that would follow it (<see cref="ForwardAdd"/>,
+/// <see cref="TryForwardSwiGlu"/>, <see cref="TryForwardRotated"/>): at batch 64 those passes ran on
+/// one thread between the products.
 /// Gradient mode, other dtypes and devices, and CPUs without AVX-512, take <c>nn.functional.linear</c>.
 /// </summary>
 internal sealed unsafe class CpuPackedLinear : IDisposable

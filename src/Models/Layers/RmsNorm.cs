@@ -21,7 +21,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         weight = new Parameter(ones(size, options.DType, options.Device));
         _eps = eps;
-        _kernel = options.FusedCpuKernels;
+        _kernel = options.FastCpuKernels;
         RegisterComponents();
     }
 

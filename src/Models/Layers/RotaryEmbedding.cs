@@ -24,7 +24,7 @@ internal sealed class RotaryEmbedding : IDisposable
     {
         _dtype = options.DType;
         _device = options.Device;
-        _kernel = options.FusedCpuKernels;
+        _kernel = options.FastCpuKernels;
         _inverseFrequencies = InverseFrequencies(config).to(_device);
         (_cos, _sin) = Tables(Math.Max(config.MaxPositionEmbeddings, 1));
     }

@@ -39,7 +39,7 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         // q and k rotate inside the product where nothing comes between it and the rotation (no q/k norm)
         // and the heads split into whole panel pairs.
         var rotary = PanelLayout.Rotary(_headDim, (_heads + _kvHeads) * _headDim);
-        bool rotateInProduct = options.FusedCpuKernels && !config.QkNorm && !config.QkvBias && rotary.Fits(qkvRows);
+        bool rotateInProduct = options.FastCpuKernels && !config.QkNorm && !config.QkvBias && rotary.Fits(qkvRows);
         qkv_proj = new Linear(config.HiddenSize, qkvRows, config.QkvBias, options, rotateInProduct ? rotary : PanelLayout.Plain);
         o_proj = new Linear(_heads * _headDim, config.HiddenSize, config.OutputBias, options);
         if (config.QkNorm)

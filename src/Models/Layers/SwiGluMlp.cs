@@ -23,9 +23,9 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor, Tensor>
     public SwiGluMlp(long hidden, long intermediate, bool bias, ModelOptions options) : base(nameof(SwiGluMlp))
     {
         _intermediate = intermediate;
-        _kernel = options.FusedCpuKernels;
+        _kernel = options.FastCpuKernels;
         // A weight whose halves are not whole panels keeps the plain layout, so it is still packed.
-        bool activateInProduct = options.FusedCpuKernels && !bias && PanelLayout.GateUp.Fits((int)(2 * intermediate));
+        bool activateInProduct = options.FastCpuKernels && !bias && PanelLayout.GateUp.Fits((int)(2 * intermediate));
         gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options, activateInProduct ? PanelLayout.GateUp : PanelLayout.Plain);
         down_proj = new Linear(intermediate, hidden, bias, options);
         RegisterComponents();

@@ -12,18 +12,11 @@ public sealed record ModelOptions
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
 
     /// <summary>
-    /// Whether fp32 inference on an AVX-512 CPU (outside gradient mode) multiplies by weights packed
-    /// once into column panels rather than through libtorch's MKL, which re-packs them on every
-    /// product: about 1.5x faster matmuls at decode batch sizes, for the weights' memory once more in
-    /// packed copies (made at the first inference call and re-made after any in-place change of a
-    /// weight). On by default.
+    /// The CPU fast path (<see cref="Models.CpuKernels.Fast"/>, the default) or libtorch alone
+    /// (<see cref="Models.CpuKernels.Reference"/>): one switch for every custom kernel and native patch.
     /// </summary>
-    public bool PackCpuWeights { get; init; } = true;
+    public CpuKernels CpuKernels { get; init; } = CpuKernels.Fast;
 
-    /// <summary>
-    /// Whether fp32 inference on the CPU runs norms, rotary embedding and the SwiGLU product through the
-    /// fused C# kernels of <c>Rollout.Models.Kernels</c> rather than chains of libtorch operations. On
-    /// by default; off only to test one path against the other.
-    /// </summary>
-    internal bool FusedCpuKernels { get; init; } = true;
+    /// <summary>Whether the fast path's kernels may run (they still check device, dtype and CPU features per call).</summary>
+    internal bool FastCpuKernels => CpuKernels == CpuKernels.Fast;
 }

@@ -24,7 +24,6 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     private protected TransformerModel(ModelConfig config, ModelOptions options) : base(config.Architecture)
     {
         config.Validate();
-        if (options.Device.type == DeviceType.CPU) MklCpuDispatch.Apply();
         Config = config;
         Options = options;
         model = new DecoderStack(config, options);
@@ -41,6 +40,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     public static TransformerModel Create(ModelConfig config, ModelOptions? options = null)
     {
         options ??= new ModelOptions();
+        ProcessPatches.ForModel(options);
         return ArchitectureRegistry.HeadOf(config.Architecture) switch
         {
             ModelHead.CausalLM => new CausalLanguageModel(config, options),
@@ -50,7 +50,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     }
 
     /// <summary>
-    /// Makes the packed inference copies of the weights now (<see cref="ModelOptions.PackCpuWeights"/>),
+    /// Makes the packed inference copies of the weights now (<see cref="CpuKernels.Fast"/>),
     /// so that an engine counts their memory before sizing its KV cache and its first step does not pay for them.
     /// </summary>
     internal virtual void PrepareInference()

@@ -20,13 +20,13 @@ public enum MklDispatchState
 
 /// <summary>
 /// Lets the MKL inside libtorch use its AVX-512 kernels on non-Intel CPUs that have AVX-512.
-/// MKL picks its kernels by vendor as well as by features: on this project's AMD Zen 5 it runs its
-/// AVX2 sgemm, measured at 150-170 GFLOP/s on the engine's shapes against 335-395 GFLOP/s for its
-/// AVX-512 sgemm on the same cores. MKL asks <c>mkl_serv_intel_cpu_true</c> whether the CPU is an
+/// MKL picks its kernels by vendor as well as by features: on AMD CPUs with AVX-512 (this project's
+/// Zen 5 among them) it runs its AVX2 sgemm, about half the speed of its AVX-512 one on the same cores
+/// (figures in docs/performance.md). MKL asks <c>mkl_serv_intel_cpu_true</c> whether the CPU is an
 /// Intel one; this redirects libtorch's calls of it to a stub that says yes, the in-process form of
 /// the well-known <c>LD_PRELOAD</c> workaround. Feature checks (AMX, AVX-512 FP16, ...) still read
 /// CPUID, so no kernel runs that the CPU lacks. MKL settles its choice at its first matrix product
-/// and keeps it, so this must run before any: every CPU model applies it when it is built, and an
+/// and keeps it, so this must run before any: <see cref="ProcessPatches.ForModel"/> applies it when a fast-path CPU model is created, and an
 /// application that multiplies tensors before building a model calls <see cref="Apply"/> first.
 /// Set <c>ROLLOUT_MKL_VENDOR_CHECK=keep</c> to leave MKL as shipped.
 /// </summary>

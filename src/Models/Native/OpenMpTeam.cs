@@ -7,9 +7,10 @@ namespace Rollout.Models.Native;
 /// Runs C# work on libtorch's own OpenMP threads through libgomp's <c>GOMP_parallel</c> (the entry point
 /// GCC compiles <c>#pragma omp parallel</c> into), which libtorch's CPU library links. After a matrix
 /// product libgomp's workers keep spinning on the other cores for milliseconds; .NET thread-pool
-/// workers forked then find those cores taken and wait for the scheduler. Measured here at batch 64:
-/// decode attention right after a product cost 2.1 ms a layer on pool threads, 1.5 ms on the OpenMP
-/// team, against 1.3 ms with no product before it. Absent where libtorch was built without libgomp.
+/// workers forked then find those cores taken and wait for the scheduler, so a C# kernel right after a
+/// product runs much slower on pool threads than on the OpenMP team, which is nearly as fast as with no
+/// product before it (figures in docs/performance-log.md). Absent where libtorch was built without
+/// libgomp.
 /// </summary>
 internal static unsafe class OpenMpTeam
 {

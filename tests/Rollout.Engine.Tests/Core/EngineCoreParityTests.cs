@@ -11,7 +11,8 @@ namespace Rollout.Engine.Tests.Core;
 /// Greedy outputs of the engine equal the reference generator's, token for token, for 200 random
 /// prompts (many sharing prefixes) arriving at random steps, under every scheduling regime. Batched
 /// arithmetic may differ from unbatched in the last bits, so a divergence is accepted only where the
-/// reference's top two logits are within 1e-4, and counted.
+/// reference's top two logits are within 1e-4, and counted. Every regime runs on the CPU fast path and
+/// on libtorch's operations alone (<see cref="CpuKernels"/>).
 /// </summary>
 public class EngineCoreParityTests(ITestOutputHelper log)
 {
@@ -20,8 +21,9 @@ public class EngineCoreParityTests(ITestOutputHelper log)
 
     public static IEnumerable<object[]> Regimes() =>
         from arch in new[] { "Qwen3ForCausalLM", "MistralForCausalLM" }
-        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget", "gathered-decodes" }
-        select new object[] { arch, regime };
+        from regime in new[] { "prefix+chunked", "no-prefix,no-chunking", "small-pool-preemption", "tiny-budget" }
+        from kernels in new[] { CpuKernels.Fast, CpuKernels.Reference }
+        select new object[] { arch, regime, kernels };
 
     static EngineOptions OptionsFor(string regime) => regime switch
     {
@@ -29,7 +31,6 @@ public class EngineCoreParityTests(ITestOutputHelper log)
         "no-prefix,no-chunking" => new EngineOptions { KvCacheBytes = 4 << 20, PrefixCaching = false, ChunkedPrefill = false, MaxNumBatchedTokens = 512 },
         "small-pool-preemption" => new EngineOptions { KvCacheBytes = 0, MaxNumBatchedTokens = 256 },
         "tiny-budget" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 24, MaxNumSequences = 8 },
-        "gathered-decodes" => new EngineOptions { KvCacheBytes = 4 << 20, MaxNumBatchedTokens = 256, PagedDecodeKernel = false },
         _ => throw new ArgumentException(regime),
     };
 
@@ -67,7 +68,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
 
     [Theory]
     [MemberData(nameof(Regimes))]
-    public void GreedyOutputsEqualTheReferenceGenerator(string architecture, string regime)
+    public void GreedyOutputsEqualTheReferenceGenerator(string architecture, string regime, CpuKernels kernels)
     {
         var cases = ReferenceCases(architecture);
         var options = OptionsFor(regime);
@@ -77,7 +78,7 @@ public class EngineCoreParityTests(ITestOutputHelper log)
             var config = TinyEngine.Model(architecture).Config;
             options = options with { KvCacheBytes = 18 * PagedKvTensors.BytesPerBlock(config, options.BlockSize, TorchSharp.torch.ScalarType.Float32) };
         }
-        using var core = TinyEngine.Core(architecture, options);
+        using var core = TinyEngine.Core(architecture, options, kernels);
         var random = new Random(regime.Length * 31 + architecture.Length);
         var finals = new Dictionary<string, RequestOutput>();
         int next = 0;
@@ -102,11 +103,11 @@ public class EngineCoreParityTests(ITestOutputHelper log)
                 continue;
             }
             Assert.True(d < want.Length && cases[i].Margins[d] <= NearTie,
-                $"{architecture} {regime} request {i}: diverged at token {d} (engine {Show(got)}, reference {Show(want)}), reference margin {(d < want.Length ? cases[i].Margins[d] : float.NaN)}");
+                $"{architecture} {regime} {kernels} request {i}: diverged at token {d} (engine {Show(got)}, reference {Show(want)}), reference margin {(d < want.Length ? cases[i].Margins[d] : float.NaN)}");
             nearTieDivergences++;
         }
         var metrics = core.Metrics();
-        log.WriteLine($"{architecture} {regime}: {exact}/{cases.Length} identical, {nearTieDivergences} near-tie divergences, " +
+        log.WriteLine($"{architecture} {regime} {kernels}: {exact}/{cases.Length} identical, {nearTieDivergences} near-tie divergences, " +
                       $"{metrics.Steps} steps, {metrics.Preemptions} preemptions, prefix hit rate {metrics.PrefixCacheHitRate:P1}");
         if (regime == "small-pool-preemption") Assert.True(metrics.Preemptions > 0, "the small pool should have forced preemption");
         if (regime == "prefix+chunked") Assert.True(metrics.PrefixCacheHitRate > 0.2, $"shared prefixes should hit the cache, hit rate {metrics.PrefixCacheHitRate:P1}");

@@ -61,6 +61,69 @@ public class KvCacheManagerTests
     }
 
     [Fact]
+    public void A_block_whose_rows_span_weight_versions_is_never_cached_nor_anything_after_it()
+    {
+        var kv = new KvCacheManager(numBlocks: 16, blockSize: 4);
+        var seq = new Sequence("a", 0, Prompt(14));
+        kv.AllocateForAdmission(seq);
+        Assert.True(kv.TryAllocateSlots(seq, 6));
+        kv.CommitComputed(seq, 6);                       // block 0 full and block 1 half, under version 0
+        int cachedBefore = kv.Pool.NumCachedBlocks;
+
+        kv.WeightVersion = 1;
+        Assert.True(kv.TryAllocateSlots(seq, 8));
+        kv.CommitComputed(seq, 8);                       // block 1 filled under version 1; blocks 2, 3 wholly version 1
+
+        Assert.Equal(1, cachedBefore);
+        Assert.Equal(1, kv.Pool.NumCachedBlocks);
+        Assert.Null(kv.Pool[seq.BlockTable[1]].Hash);
+        Assert.Null(kv.Pool[seq.BlockTable[2]].Hash);
+        kv.Free(seq);
+        // Under either version, only what one version computed whole comes back.
+        Assert.Equal(0, kv.AllocateForAdmission(new Sequence("b", 0, Prompt(14))));
+        kv.WeightVersion = 0;
+        Assert.Equal(4, kv.AllocateForAdmission(new Sequence("c", 0, Prompt(14))));
+    }
+
+    [Fact]
+    public void A_block_filled_over_several_steps_of_one_version_is_cached_under_it()
+    {
+        var kv = new KvCacheManager(numBlocks: 16, blockSize: 4);
+        kv.WeightVersion = 3;
+        var seq = new Sequence("a", 0, Prompt(9));
+        kv.AllocateForAdmission(seq);
+        foreach (int chunk in new[] { 1, 2, 3, 2 })
+        {
+            Assert.True(kv.TryAllocateSlots(seq, chunk));
+            kv.CommitComputed(seq, chunk);
+        }
+        kv.Free(seq);
+        Assert.Equal(8, kv.AllocateForAdmission(new Sequence("b", 0, Prompt(9))));
+    }
+
+    [Fact]
+    public void A_fork_inherits_the_versions_of_its_parents_partial_block()
+    {
+        var kv = new KvCacheManager(numBlocks: 16, blockSize: 4);
+        var parent = new Sequence("a", 0, Prompt(6));
+        kv.AllocateForAdmission(parent);
+        Assert.True(kv.TryAllocateSlots(parent, 5));
+        kv.CommitComputed(parent, 5);                    // rows 4 of block 1 under version 0
+        kv.WeightVersion = 1;
+        Assert.True(kv.TryAllocateSlots(parent, 1));     // the prompt's last row, computed under version 1 this step
+
+        var child = new Sequence("a", 1, Prompt(6));
+        Assert.True(kv.TryFork(parent, child, 6, out _));
+        kv.CommitComputed(parent, 1);
+        child.OutputTokenIds.AddRange([7, 8]);
+        Assert.True(kv.TryAllocateSlots(child, 2));
+        kv.CommitComputed(child, 2);                     // the child fills its copy of block 1 under version 1
+
+        Assert.Null(kv.Pool[child.BlockTable[1]].Hash);
+        Assert.Null(kv.Pool[parent.BlockTable[1]].Hash);
+    }
+
+    [Fact]
     public void Disabled_prefix_caching_hits_nothing()
     {
         var kv = new KvCacheManager(numBlocks: 16, blockSize: 4, enablePrefixCaching: false);

@@ -270,11 +270,13 @@ public class SchedulerTests
         var scheduler = new Scheduler(options, kv);
 
         var arrivals = new List<(int Step, Sequence[] Samples)>();
+        var maxOutput = new Dictionary<Sequence, int>();
         for (int r = 0; r < s.NumRequests; r++)
         {
             int[] prompt = Enumerable.Range(0, rng.Next(1, s.MaxPromptLength + 1)).Select(_ => rng.Next(3)).ToArray();
             var samples = Enumerable.Range(0, rng.Next(1, 4))
-                .Select(i => new Sequence($"r{r}", i, prompt, tag: rng.Next(1, s.MaxOutputLength + 1))).ToArray();
+                .Select(i => new Sequence($"r{r}", i, prompt)).ToArray();
+            foreach (var seq in samples) maxOutput[seq] = rng.Next(1, s.MaxOutputLength + 1);
             arrivals.Add((rng.Next(0, 20), samples));
         }
         arrivals.Sort((x, y) => x.Step.CompareTo(y.Step));
@@ -301,7 +303,7 @@ public class SchedulerTests
 
             var sampled = output.Scheduled.Where(x => x.Samples).ToDictionary(x => x.Sequence, _ => rng.Next(3));
             scheduler.OnStepFinished(output, sampled, seq =>
-                seq.OutputTokenIds.Count >= (int)seq.Tag! ? FinishReason.Length
+                seq.OutputTokenIds.Count >= maxOutput[seq] ? FinishReason.Length
                 : rng.NextDouble() < 0.02 ? FinishReason.Stop : null);
             CheckBlocks(scheduler, kv);
             step++;
@@ -311,8 +313,8 @@ public class SchedulerTests
         {
             Assert.Equal(SequenceStatus.Finished, seq.Status);
             Assert.Empty(seq.BlockTable);
-            if (seq.FinishReason == FinishReason.Length) Assert.Equal((int)seq.Tag!, seq.OutputTokenIds.Count);
-            else Assert.True(seq.OutputTokenIds.Count <= (int)seq.Tag!);
+            if (seq.FinishReason == FinishReason.Length) Assert.Equal(maxOutput[seq], seq.OutputTokenIds.Count);
+            else Assert.True(seq.OutputTokenIds.Count <= maxOutput[seq]);
         });
         Assert.Equal(kv.NumBlocks, kv.NumFreeBlocks);
     }

@@ -3,6 +3,7 @@ using FsCheck.Xunit;
 using Rollout.Models.Kernels;
 using Rollout.Models.Layers;
 using Rollout.Models.Native;
+using Rollout.Models.Tests.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -99,10 +100,9 @@ public class CpuPackedLinearTests
 
     // A row's outputs must not depend on the rows beside it: a sequence's logprobs would otherwise move
     // with the batch it was decoded in.
-    [Property(MaxTest = 30)]
+    [RequiresAvx512Property(MaxTest = 30)]
     public bool EveryEpilogueGivesARowTheSameBitsInAnyBatch(PositiveInt rows, PositiveInt extra, int seed)
     {
-        if (!PanelGemm.IsSupported) return true;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generator = new Generator((ulong)seed);
@@ -140,10 +140,9 @@ public class CpuPackedLinearTests
     }
 
     // The rotation inside the product must give the bits the separate kernel gives after the plain product.
-    [Property(MaxTest = 30)]
+    [RequiresAvx512Property(MaxTest = 30)]
     public bool ARotaryProductRotatesItsHeadsAsTheRotaryKernelDoes(PositiveInt rows, PositiveInt heads, bool wideHeads, PositiveInt plainPanels, int seed)
     {
-        if (!PanelGemm.IsSupported) return true;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var generator = new Generator((ulong)seed);

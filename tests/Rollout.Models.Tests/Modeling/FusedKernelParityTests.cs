@@ -15,7 +15,7 @@ public class FusedKernelParityTests
     {
         string directory = Path.Combine(TestPaths.RepoFixtures, "hf", name);
         using var fused = ModelLoader.Load(directory);
-        using var unfused = ModelLoader.Load(directory, new ModelOptions { FusedCpuKernels = false });
+        using var unfused = ModelLoader.Load(directory, new ModelOptions { CpuKernels = CpuKernels.Reference });
         int[] ids = [1, 17, 42, 5, 99, 3, 64, 8, 21, 30, 2, 11];
 
         var expected = new ReferenceGenerator((CausalLanguageModel)unfused.Model, useKvCache: true).AllLogitsCached(ids, [7, 1, 1, 3]);
@@ -33,7 +33,7 @@ public class FusedKernelParityTests
         var options = new TinyModelOptions { HiddenSize = 128, Heads = 2, KeyValueHeads = 1, HeadDim = headDim, IntermediateSize = 192 };
         string directory = TinyModels.Directory(architecture, options);
         using var fused = ModelLoader.Load(directory);
-        using var unfused = ModelLoader.Load(directory, new ModelOptions { FusedCpuKernels = false });
+        using var unfused = ModelLoader.Load(directory, new ModelOptions { CpuKernels = CpuKernels.Reference });
         int[] ids = [1, 17, 42, 5, 99, 3, 64, 8, 21, 30, 2, 11, 7, 300, 41, 12, 9, 6, 77, 18];
 
         var expected = new ReferenceGenerator((CausalLanguageModel)unfused.Model, useKvCache: true).AllLogitsCached(ids, [11, 1, 1, 7]);
@@ -56,5 +56,19 @@ public class FusedKernelParityTests
         LogitAssert.Close(first, second, 1e-5, "cached against uncached");
         foreach (var (name, parameter) in model.Parameters())
             Assert.True((parameter == before[name]).all().item<bool>(), $"{name} changed during a forward pass");
+    }
+
+    [Theory]
+    [InlineData(CpuKernels.Fast)]
+    [InlineData(CpuKernels.Reference)]
+    public void TheSwitchDecidesWhetherAnyProductTakesThePanelKernel(CpuKernels kernels)
+    {
+        using var loaded = ModelLoader.Load(TinyModels.Directory("Qwen3ForCausalLM"), new ModelOptions { CpuKernels = kernels });
+        var model = (CausalLanguageModel)loaded.Model;
+        new ReferenceGenerator(model, useKvCache: true).AllLogitsCached([1, 17, 42, 5], [4]);
+        var linears = model.modules().OfType<Rollout.Models.Layers.Linear>().ToArray();
+        Assert.NotEmpty(linears);
+        bool expectPacked = kernels == CpuKernels.Fast && Rollout.Models.Kernels.PanelGemm.IsSupported;
+        Assert.All(linears, l => Assert.Equal(expectPacked, l.LastUsedPacked));
     }
 }
