@@ -24,6 +24,9 @@ public sealed record EngineOptions
     /// <summary>Reuse KV blocks of identical prompt prefixes across requests.</summary>
     public bool PrefixCaching { get; init; } = true;
 
+    /// <summary>Longest prompt + completion the engine accepts; the model's context (and what the KV cache holds) when null.</summary>
+    public int? MaxModelLength { get; init; }
+
     /// <summary>Seed of the draws of requests that give no seed of their own.</summary>
     public long Seed { get; init; }
 
@@ -33,6 +36,7 @@ public sealed record EngineOptions
         if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes), KvCacheBytes, "KV cache bytes must be positive");
         if (KvCacheMemoryFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheMemoryFraction), KvCacheMemoryFraction, "KV cache memory fraction must be in (0, 1]");
         if (MaxNumSequences < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumSequences), MaxNumSequences, "max sequences must be >= 1");
+        if (MaxModelLength < 2) throw new ArgumentOutOfRangeException(nameof(MaxModelLength), MaxModelLength, "max model length must be >= 2 (a prompt token and a generated one)");
         if (MaxNumBatchedTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens), MaxNumBatchedTokens, "token budget must be >= 1");
     }
 }

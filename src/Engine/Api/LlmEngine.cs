@@ -23,7 +23,11 @@ public sealed class LlmEngine : IDisposable
     readonly ConcurrentDictionary<string, ChannelWriter<RequestOutput>> _streams = new();
     readonly Thread _loop;
     volatile EngineMetrics _metrics;
-    bool _paused;
+    // Loop-thread state: whether stepping stopped, whether new requests are held back (and which), who waits for the engine to drain.
+    volatile bool _paused;
+    volatile bool _holding;
+    readonly List<(string RequestId, IReadOnlyList<int> Prompt, SamplingParams Sampling, Action Add)> _held = [];
+    readonly List<TaskCompletionSource> _drainWaiters = [];
     volatile bool _stopping;
     long _nextRequestId;
 
@@ -72,7 +76,7 @@ public sealed class LlmEngine : IDisposable
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         if (!_streams.TryAdd(requestId, channel.Writer))
             throw new ArgumentException($"request id '{requestId}' is already in use", nameof(requestId));
-        Enqueue(() =>
+        void Add()
         {
             try
             {
@@ -82,8 +86,24 @@ public sealed class LlmEngine : IDisposable
             {
                 if (_streams.TryRemove(requestId, out var writer)) writer.TryComplete(e);
             }
+        }
+        Enqueue(() =>
+        {
+            if (_holding) _held.Add((requestId, prompt, sampling, Add));
+            else Add();
         });
         return new GenerationRequest(requestId, channel.Reader.ReadAllAsync());
+    }
+
+    /// <summary>
+    /// Throws, as <see cref="AddRequest"/> would, when a request could never run: bad parameters
+    /// (<see cref="InvalidSamplingParametersException"/>), tokens outside the vocabulary or no room to
+    /// generate (<see cref="ArgumentException"/>). Lets a caller check a batch of requests before adding any.
+    /// </summary>
+    public void Validate(IReadOnlyList<int> promptTokenIds, SamplingParams sampling)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokenIds);
+        _core.Validate(promptTokenIds, sampling);
     }
 
     /// <summary>Generates for a prompt of token ids, streaming cumulative snapshots; cancelling aborts the request.</summary>
@@ -139,19 +159,82 @@ public sealed class LlmEngine : IDisposable
         Enqueue(() =>
         {
             if (_core.Abort(requestId) is { } final) Publish(final);
+            else if (_held.FindIndex(h => h.RequestId == requestId) is >= 0 and var i)
+            {
+                Publish(AbortedBeforeStart(_held[i].RequestId, _held[i].Prompt, _held[i].Sampling));
+                _held.RemoveAt(i);
+            }
         });
         return true;
     }
 
-    /// <summary>Stops stepping at the next step boundary; returns once no step is in flight. Requests stay queued.</summary>
-    public Task PauseAsync() => RunAtStepBoundaryAsync(_ =>
+    /// <summary>Aborts every request, running, waiting or held back by a pause; returns how many there were.</summary>
+    public Task<int> AbortAllAsync() => RunAtStepBoundaryAsync(_ => AbortEverything());
+
+    /// <summary>Whether the engine is paused or pausing (new requests are held back until <see cref="Resume"/>).</summary>
+    public bool IsPaused => _paused || _holding;
+
+    /// <summary>
+    /// Pauses the engine; returns once it is paused: with <see cref="PauseMode.Keep"/> (the default) at
+    /// the next step boundary, requests kept where they are; with <see cref="PauseMode.Abort"/> once
+    /// every request has ended as aborted; with <see cref="PauseMode.Wait"/> once every request in the
+    /// engine has finished. Requests added while paused wait for <see cref="Resume"/>. Pausing a paused
+    /// engine changes nothing.
+    /// </summary>
+    public Task PauseAsync(PauseMode mode = PauseMode.Keep)
     {
-        _paused = true;
-        return true;
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        var paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(() =>
+        {
+            _holding = true;
+            if (mode == PauseMode.Abort) AbortEverything();
+            // A paused engine stays as it is: waiting for it to drain would never end.
+            if (_paused || mode != PauseMode.Wait || !_core.HasUnfinished)
+            {
+                _paused = true;
+                paused.SetResult();
+            }
+            else
+            {
+                _drainWaiters.Add(paused);
+            }
+        });
+        return paused.Task;
+    }
+
+    /// <summary>Resumes stepping after <see cref="PauseAsync"/> and admits the requests held back meanwhile; resuming a running engine changes nothing.</summary>
+    public void Resume() => Enqueue(() =>
+    {
+        _paused = false;
+        _holding = false;
+        foreach (var held in _held) held.Add();
+        _held.Clear();
     });
 
-    /// <summary>Resumes stepping after <see cref="PauseAsync"/>.</summary>
-    public void Resume() => Enqueue(() => _paused = false);
+    int AbortEverything()
+    {
+        var finals = _core.AbortAll();
+        foreach (var final in finals) Publish(final);
+        foreach (var held in _held) Publish(AbortedBeforeStart(held.RequestId, held.Prompt, held.Sampling));
+        int count = finals.Count + _held.Count;
+        _held.Clear();
+        return count;
+    }
+
+    static RequestOutput AbortedBeforeStart(string requestId, IReadOnlyList<int> prompt, SamplingParams sampling) => new()
+    {
+        RequestId = requestId,
+        PromptTokenIds = prompt,
+        Outputs = Enumerable.Range(0, sampling.N).Select(i => new CompletionOutput(new Sequences.AppendOnlyList<char>().Snapshot())
+        {
+            Index = i,
+            TokenIds = [],
+            NewText = "",
+            WeightVersions = [],
+            FinishReason = "abort",
+        }).ToArray(),
+    };
 
     /// <summary>
     /// Runs <paramref name="action"/> on the engine's loop between two steps (weight updates, version
@@ -186,7 +269,8 @@ public sealed class LlmEngine : IDisposable
         _stopping = true;
         _wake.Release();
         _loop.Join();
-        foreach (var final in _core.AbortAll()) Publish(final);
+        AbortEverything();
+        foreach (var waiter in _drainWaiters) waiter.TrySetCanceled();
         foreach (var writer in _streams.Values) writer.TryComplete();
         _core.Dispose();
         _wake.Dispose();
@@ -215,6 +299,12 @@ public sealed class LlmEngine : IDisposable
                 {
                     if (_streams.TryRemove(final.RequestId, out var writer)) writer.TryComplete(failure);
                 }
+            }
+            if (_drainWaiters.Count > 0 && !_core.HasUnfinished)
+            {
+                _paused = true;
+                foreach (var waiter in _drainWaiters) waiter.SetResult();
+                _drainWaiters.Clear();
             }
             _metrics = _core.Metrics();
         }

@@ -57,7 +57,7 @@ internal sealed class EngineCore : IDisposable
         }, _kvCache);
         _runner = new ModelRunner(model, _kv);
         _sampler = new Sampler(new Random(unchecked((int)options.Seed)), model.Options.FastCpuKernels);
-        MaxModelLength = (int)Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens);
+        MaxModelLength = (int)Math.Min(Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens), options.MaxModelLength ?? int.MaxValue);
     }
 
     public KvCacheCapacity Capacity { get; }

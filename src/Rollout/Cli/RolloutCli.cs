@@ -20,6 +20,7 @@ internal static class RolloutCli
     static IEnumerable<Command> Commands() =>
     [
         GenerateCommand.Create(),
+        ServeCommand.Create(),
         TokenizeCommand.Create(),
         CreateTestModelCommand.Create(),
         BenchCommand.Create(),

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Rollout.Engine;
+using Rollout.Engine.Sampling;
+using Rollout.Models.Chat;
+using Rollout.Models.Loading;
+using Rollout.Models.Tokenization;
+using Rollout.Server.Http;
+using Rollout.Server.Metrics;
+
+namespace Rollout.Server;
+
+/// <summary>
+/// The engine as the endpoints see it: one model, its tokenizer and chat template, and the groups of
+/// engine requests each HTTP request started (under its request id, for logs and <c>/rl/abort</c>).
+/// A group is checked whole before any of it is added, and whatever of it is still running when its
+/// HTTP request ends (finished, failed or disconnected) is aborted, so its KV blocks go back.
+/// </summary>
+internal sealed class EngineHost : IDisposable
+{
+    readonly ConcurrentDictionary<string, Group> _groups = new();
+    readonly Lazy<ChatTemplate?> _chatTemplate;
+
+    public EngineHost(LoadedModel model, LlmEngine engine, string name, ServerOptions options)
+    {
+        Model = model;
+        Engine = engine;
+        Name = name;
+        Options = options;
+        Metrics = new ServerMetrics(() => engine.Metrics);
+        _chatTemplate = new(() => model.Tokenizer?.ChatTemplate is { } source ? ChatTemplate.Parse(source) : null);
+    }
+
+    public LoadedModel Model { get; }
+    public LlmEngine Engine { get; }
+    public string Name { get; }
+    public ServerOptions Options { get; }
+    public ServerMetrics Metrics { get; }
+    public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    public int VocabSize => Model.Config.VocabSize;
+    public int MaxModelLength => Engine.MaxModelLength;
+    public ITextTokenizer? Tokenizer => Model.Tokenizer;
+
+    /// <summary>The model's chat template; 400 when it has none.</summary>
+    public ChatTemplate ChatTemplate => _chatTemplate.Value
+        ?? throw ApiException.BadRequest($"model '{Name}' has no chat template: use /v1/completions", "messages");
+
+    /// <summary>The tokenizer; 400 when the model has none (token ids still work).</summary>
+    public ITextTokenizer RequireTokenizer(string param) => Tokenizer
+        ?? throw ApiException.BadRequest($"model '{Name}' has no tokenizer: send token ids", param);
+
+    /// <summary>Refuses a request for another model than the one served.</summary>
+    public void CheckModel(RequestBody body, bool required)
+    {
+        string? model = body.String("model");
+        if (model is null && required) throw ApiException.BadRequest("model is required", "model");
+        if (model is not null && model != Name)
+            throw new ApiException(System.Net.HttpStatusCode.NotFound, $"the model '{model}' does not exist: this server serves '{Name}'", param: "model", code: "model_not_found");
+    }
+
+    /// <summary>
+    /// Checks every prompt with its parameters, then adds them all as one group under <paramref name="groupId"/>;
+    /// nothing is added when any is refused (400 naming the field).
+    /// </summary>
+    public Group Start(string groupId, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<SamplingParams> sampling, CancellationToken cancellationToken)
+    {
+        if (prompts.Count == 0) throw ApiException.BadRequest("the request has no prompt", "prompt");
+        long completions = sampling.Sum(s => (long)s.N);
+        if (completions > Options.MaxRequestSequences)
+            throw ApiException.BadRequest($"the request asks for {completions} completions (prompts x n); this server allows {Options.MaxRequestSequences}", "n");
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            string param = prompts.Count == 1 ? "prompt" : $"prompt[{i}]";
+            if (prompts[i].Count == 0) throw ApiException.BadRequest($"{param} is empty: it needs at least one token", param);
+            try
+            {
+                Engine.Validate(prompts[i], sampling[i]);
+            }
+            catch (InvalidSamplingParametersException e)
+            {
+                throw ApiException.BadRequest(e.Message, e.ParameterName);
+            }
+            catch (ArgumentException e)
+            {
+                throw ApiException.BadRequest($"{param}: {e.Message.Split(" (Parameter")[0]}", param);
+            }
+        }
+        var group = new Group(this, groupId);
+        if (!_groups.TryAdd(groupId, group))
+            throw new ApiException(System.Net.HttpStatusCode.Conflict, $"request id '{groupId}' is already in use", param: "X-Request-Id");
+        try
+        {
+            for (int i = 0; i < prompts.Count; i++)
+                group.Add(Engine.AddRequest(prompts[i], sampling[i], $"{groupId}/{i}"), cancellationToken);
+        }
+        catch
+        {
+            group.Dispose();
+            throw;
+        }
+        return group;
+    }
+
+    /// <summary>Aborts the groups with these ids; returns how many were running.</summary>
+    public int Abort(IEnumerable<string> groupIds)
+    {
+        int aborted = 0;
+        foreach (string id in groupIds)
+            if (_groups.TryGetValue(id, out var group))
+            {
+                group.AbortAll();
+                aborted++;
+            }
+        return aborted;
+    }
+
+    public void Dispose()
+    {
+        Engine.Dispose();
+        Model.Dispose();
+    }
+
+    /// <summary>The engine requests one HTTP request started, one per prompt, in prompt order.</summary>
+    internal sealed class Group(EngineHost host, string id) : IDisposable
+    {
+        readonly List<GenerationRequest> _requests = [];
+        readonly List<IAsyncEnumerable<RequestOutput>> _streams = [];
+        readonly long _arrival = Stopwatch.GetTimestamp();
+
+        public string Id { get; } = id;
+
+        /// <summary>Each prompt's stream of snapshots.</summary>
+        public IReadOnlyList<IAsyncEnumerable<RequestOutput>> Streams => _streams;
+
+        public void Add(GenerationRequest request, CancellationToken cancellationToken)
+        {
+            _requests.Add(request);
+            _streams.Add(Observe(request, cancellationToken));
+        }
+
+        /// <summary>Every prompt's final snapshot, in prompt order.</summary>
+        public async Task<RequestOutput[]> FinalsAsync()
+        {
+            var finals = new Task<RequestOutput>[_streams.Count];
+            for (int i = 0; i < finals.Length; i++) finals[i] = LastAsync(_streams[i]);
+            return await Task.WhenAll(finals);
+        }
+
+        /// <summary>Every snapshot of every prompt, tagged with its prompt's index, as they come.</summary>
+        public async IAsyncEnumerable<(int Prompt, RequestOutput Output)> MergedAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            var merged = System.Threading.Channels.Channel.CreateUnbounded<(int, RequestOutput)>();
+            var pumps = _streams.Select(async (stream, i) =>
+            {
+                await foreach (var output in stream.WithCancellation(cancellationToken)) await merged.Writer.WriteAsync((i, output), cancellationToken);
+            }).ToArray();
+            _ = Task.WhenAll(pumps).ContinueWith(t => merged.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
+            await foreach (var item in merged.Reader.ReadAllAsync(cancellationToken)) yield return item;
+        }
+
+        public void AbortAll()
+        {
+            foreach (var request in _requests) host.Engine.Abort(request.RequestId);
+        }
+
+        /// <summary>Aborts whatever still runs and forgets the group.</summary>
+        public void Dispose()
+        {
+            AbortAll();
+            host._groups.TryRemove(new KeyValuePair<string, Group>(Id, this));
+        }
+
+        static async Task<RequestOutput> LastAsync(IAsyncEnumerable<RequestOutput> stream)
+        {
+            RequestOutput? last = null;
+            await foreach (var output in stream) last = output;
+            return last ?? throw new InvalidOperationException("the engine ended a request without output");
+        }
+
+        async IAsyncEnumerable<RequestOutput> Observe(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            using var abortOnCancel = cancellationToken.Register(() => host.Engine.Abort(request.RequestId));
+            var lastTokens = new Dictionary<int, (int Count, long At)>();
+            await foreach (var output in request.Outputs.WithCancellation(cancellationToken))
+            {
+                long now = Stopwatch.GetTimestamp();
+                foreach (var completion in output.Outputs)
+                {
+                    int tokens = completion.TokenIds.Count;
+                    if (!lastTokens.TryGetValue(completion.Index, out var previous))
+                    {
+                        if (tokens == 0) continue;
+                        host.Metrics.FirstToken(Stopwatch.GetElapsedTime(_arrival, now));
+                    }
+                    else if (tokens > previous.Count)
+                    {
+                        host.Metrics.InterToken(Stopwatch.GetElapsedTime(previous.At, now) / (tokens - previous.Count));
+                    }
+                    else continue;
+                    lastTokens[completion.Index] = (tokens, now);
+                }
+                if (output.Finished) host.Metrics.Finished(Stopwatch.GetElapsedTime(_arrival, now));
+                yield return output;
+            }
+        }
+    }
+}
