@@ -10,6 +10,7 @@ internal static class BenchCommand
     {
         BenchThroughputCommand.Create(),
         BenchPeerCommand.Create(),
+        BenchServeCommand.Create(),
     };
 
     /// <summary>The <c>--json FILE</c> option every benchmark takes.</summary>

@@ -26,10 +26,10 @@ internal static class SamplingFields
         {
             N = body.Int("n", 1, int.MaxValue) ?? 1,
             Temperature = body.Float("temperature", 0, 1e6f) ?? 1f,
-            TopP = body.Float("top_p", float.Epsilon, 1) ?? 1f,
+            TopP = body.Float("top_p", 0, 1) ?? 1f,
             TopK = body.Int("top_k", -1, vocabSize) ?? 0,
             MinP = body.Float("min_p", 0, 1) ?? 0f,
-            RepetitionPenalty = body.Float("repetition_penalty", float.Epsilon, 1e6f) ?? 1f,
+            RepetitionPenalty = body.Float("repetition_penalty", 0, 1e6f) ?? 1f,
             PresencePenalty = body.Float("presence_penalty", -2, 2) ?? 0f,
             FrequencyPenalty = body.Float("frequency_penalty", -2, 2) ?? 0f,
             LogitBias = LogitBias(body, vocabSize),
