@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Text;
 using FsCheck;
@@ -19,10 +20,18 @@ public sealed record TensorSet(TensorSpec[] Tensors, long MaxShardBytes)
     public override string ToString() => $"max {MaxShardBytes} B: {string.Join(" ", (object[])Tensors)}";
 }
 
-/// <summary>The bytes of a valid file after a truncation or overwrites.</summary>
-public sealed record CorruptedFile(byte[] Bytes, string Damage, bool DataOnly = false)
+/// <summary>What a loader must do with a damaged file beyond loading it as declared or refusing it.</summary>
+public enum Required
 {
-    public override string ToString() => $"{Damage} ({Bytes.Length} bytes)";
+    LoadOrRefusal,
+    Load,
+    Refusal,
+}
+
+/// <summary>The bytes of a valid file after a truncation or overwrites, and what the damage leaves a loader free to do.</summary>
+public sealed record CorruptedFile(byte[] Bytes, string Damage, Required Required = Required.LoadOrRefusal)
+{
+    public override string ToString() => $"{Damage} ({Bytes.Length} bytes, {Required} required)";
 }
 
 /// <summary>A generated header, often hostile, followed by a data buffer.</summary>
@@ -64,13 +73,18 @@ public static class SafetensorsGenerators
          from maxShard in Gen.Elements(1L, 8L, 64L, 256L, 1L << 20)
          select new TensorSet(specs, maxShard)).ToArbitrary();
 
-    /// <summary>A header that is valid, in the layout <see cref="RawSafetensors"/> writes.</summary>
+    /// <summary>
+    /// A header that is valid, in the layout <see cref="RawSafetensors"/> writes, sometimes padded with
+    /// spaces as <see cref="Rollout.Models.Checkpoints.Safetensors.SafetensorsWriter"/> pads it.
+    /// </summary>
     static Gen<(string Json, long DataLength)> ValidHeader =>
         from count in Gen.Choose(0, 4)
         from entries in Gen.CollectToArray(Enumerable.Range(0, count), i =>
             Gen.Zip(Gen.Elements(DTypes), SmallShape, (d, s) => (Name: $"w{i}", d.Name, Shape: s, Bytes: d.Size * s.Aggregate(1L, (a, b) => a * b))))
         from metadata in Gen.Elements("", "\"__metadata__\":{\"format\":\"pt\"},")
-        select Layout(entries, metadata);
+        from padding in Gen.Choose(0, 7)
+        let layout = Layout(entries, metadata)
+        select (layout.Json + new string(' ', padding), layout.DataLength);
 
     static (string Json, long DataLength) Layout((string Name, string DType, long[] Shape, long Bytes)[] entries, string metadata)
     {
@@ -89,20 +103,73 @@ public static class SafetensorsGenerators
     public static Arbitrary<CorruptedFile> CorruptedFiles()
     {
         var valid = ValidHeader.Select(v => (Bytes: RawSafetensors.Build(v.Json, v.DataLength), DataStart: (int)(8 + Encoding.UTF8.GetByteCount(v.Json))));
+        // Valid files tile their data buffer exactly, so losing any byte loses part of the header or of a tensor.
         var truncated =
             from file in valid
-            from length in Gen.Choose(0, file.Bytes.Length - 1)
-            select new CorruptedFile(file.Bytes[..length], $"truncated to {length}");
+            from length in Gen.OneOf<int>(file.DataStart < file.Bytes.Length
+                ? [Gen.Choose(0, 7), Gen.Choose(8, file.DataStart - 1), Gen.Choose(file.DataStart, file.Bytes.Length - 1)]
+                : [Gen.Choose(0, 7), Gen.Choose(8, file.DataStart - 1)])
+            select new CorruptedFile(file.Bytes[..length], $"truncated to {length}", Required.Refusal);
         var anywhere =
             from file in valid
             from edits in Gen.Zip(Gen.Choose(0, file.Bytes.Length - 1), InterestingByte).NonEmptyListOf()
             select Overwrite(file.Bytes, edits);
+        var flipped =
+            from file in valid
+            from flips in Gen.Zip(Gen.Choose(0, file.DataStart - 1), Gen.Choose(0, 7)).NonEmptyListOf()
+            select Flip(file.Bytes, flips);
         // Damage confined to the data buffer must never be noticed: a reader checks layout, not values.
         var inData =
             from file in valid.Where(f => f.DataStart < f.Bytes.Length)
             from edits in Gen.Zip(Gen.Choose(file.DataStart, file.Bytes.Length - 1), InterestingByte).NonEmptyListOf()
-            select Overwrite(file.Bytes, edits) with { DataOnly = true };
-        return Gen.OneOf(truncated, anywhere, inData).ToArbitrary();
+            select Overwrite(file.Bytes, edits) with { Required = Required.Load };
+        // A shorter header cuts the JSON, or moves padding into the data buffer and so leaves bytes no tensor
+        // covers; a longer one swallows data (whose first byte, 7, is no JSON) or runs past the end.
+        var relengthed =
+            from file in valid
+            let length = (long)(file.DataStart - 8)
+            from value in Gen.OneOf(
+                Gen.Choose(-9, 9).Where(d => d != 0 && length + d >= 0).Select(d => (ulong)(length + d)),
+                Gen.Elements<ulong>(0UL, (ulong)file.Bytes.Length - 8, (ulong)file.Bytes.Length, 100_000_000UL, 100_000_001UL,
+                    1UL << 32, long.MaxValue, 1UL << 63, ulong.MaxValue))
+            where value != (ulong)length
+            select Relength(file.Bytes, value);
+        // A dtype swapped for another of its size and name length leaves a valid file that must now read as the new type.
+        var retyped =
+            from file in valid
+            let swaps = SameSizeDTypes.Where(s => file.Bytes.AsSpan(0, file.DataStart).IndexOf(DTypeField(s.From)) >= 0).ToArray()
+            where swaps.Length > 0
+            from swap in Gen.Elements(swaps)
+            select Retype(file.Bytes, file.DataStart, swap.From, swap.To);
+        return Gen.OneOf(truncated, anywhere, flipped, inData, relengthed, retyped).ToArbitrary();
+    }
+
+    static readonly (string From, string To)[] SameSizeDTypes =
+        [("F32", "I32"), ("I32", "F32"), ("F16", "I16"), ("I16", "F16"), ("F64", "I64"), ("I64", "F64"), ("U8", "I8"), ("I8", "U8")];
+
+    static byte[] DTypeField(string dtype) => Encoding.UTF8.GetBytes($"\"dtype\":\"{dtype}\"");
+
+    static CorruptedFile Retype(byte[] valid, int dataStart, string from, string to)
+    {
+        var bytes = (byte[])valid.Clone();
+        int at = bytes.AsSpan(0, dataStart).IndexOf(DTypeField(from));
+        DTypeField(to).CopyTo(bytes, at);
+        return new CorruptedFile(bytes, $"first {from} retyped to {to}", Required.Load);
+    }
+
+    static CorruptedFile Flip(byte[] valid, List<(int Position, int Bit)> flips)
+    {
+        var bytes = (byte[])valid.Clone();
+        foreach (var (position, bit) in flips)
+            bytes[position] ^= (byte)(1 << bit);
+        return new CorruptedFile(bytes, "flipped " + string.Join(", ", flips.Select(f => $"[{f.Position}] bit {f.Bit}")));
+    }
+
+    static CorruptedFile Relength(byte[] valid, ulong headerLength)
+    {
+        var bytes = (byte[])valid.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, headerLength);
+        return new CorruptedFile(bytes, $"header length set to {headerLength}", Required.Refusal);
     }
 
     static Gen<byte> InterestingByte =>
@@ -131,8 +198,13 @@ public static class SafetensorsGenerators
             (8, Gen.Elements(DTypes).Select(d => (d.Name, d.Size))),
             (1, Gen.Elements("F8_E4M3", "U64", "f32", "", "C64", "BF16 ").Select(n => (Name: n, Size: 1))))
         from shape in Gen.Frequency(
-            (4, SmallShape.Select(s => (Text: string.Join(",", s), Bytes: dtype.Size * s.Aggregate(1L, (a, b) => a * b)))),
-            (1, Gen.ListOf(Number, 4).Select(s => (Text: string.Join(",", s), Bytes: 4L))))
+            (8, SmallShape.Select(s => (Text: string.Join(",", s), Bytes: dtype.Size * s.Aggregate(1L, (a, b) => a * b)))),
+            (2, Gen.ListOf(Number, 4).Select(s => (Text: string.Join(",", s), Bytes: 4L))),
+            // Empty, yet with an extent libtorch cannot stride over (or, for one-byte types, just can).
+            (1, Gen.Elements("0,4294967296,4294967296", "4294967296,4294967296,0", "0,9223372036854775807", "3037000500,3037000500,0")
+                .Select(t => (Text: t, Bytes: 0L))),
+            // MaxRank and one past it.
+            (1, Gen.Elements(64, 65).Select(rank => (Text: string.Join(",", Enumerable.Repeat("1", rank)), Bytes: (long)dtype.Size))))
         from begin in Gen.Frequency((6, Gen.Constant(offset.ToString())), (1, Number))
         from end in Gen.Frequency((6, Gen.Constant((offset + shape.Bytes).ToString())), (1, Number))
         from form in Gen.Frequency(
@@ -155,7 +227,8 @@ public static class SafetensorsGenerators
 
     public static Arbitrary<HostileHeader> HostileHeaders() =>
         (from count in Gen.Choose(0, 5)
-         from names in Gen.Elements("a", "b", "c", "d", "e", "f", "__metadata__", "ü").ArrayOf(count)
+         // "\u0061" is "a" escaped (a duplicate only after unescaping); "\ud800" a lone surrogate.
+         from names in Gen.Elements("a", "b", "c", "d", "e", "f", "__metadata__", "ü", "\\u0061", "\\ud800").ArrayOf(count)
          from entries in HostileEntries(names, 0, 0)
          from dataLength in Gen.Frequency((4, Gen.Constant(entries.End)), (1, Gen.Choose(0, 80).Select(n => (long)n)))
          select new HostileHeader("{" + string.Join(",", entries.Entries) + "}", dataLength)).ToArbitrary();

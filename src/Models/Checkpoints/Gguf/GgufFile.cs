@@ -248,6 +248,9 @@ public sealed unsafe class GgufFile : IDisposable
         if (GgmlTypes.TorchType(type) is not { } dtype) return null;
         try
         {
+            // The extent (zero dimensions counted as one) must fit too: libtorch sizes strides and storage by it,
+            // so [0, 2^32, 2^32] holds no bytes yet would fail in torch.empty, after Open had accepted it.
+            _ = checked(dims.Aggregate((long)GgmlTypes.ElementSize(dtype), (a, b) => a * Math.Max(b, 1)));
             return checked(dims.Aggregate(1L, (a, b) => a * b) * GgmlTypes.ElementSize(dtype));
         }
         catch (OverflowException)
