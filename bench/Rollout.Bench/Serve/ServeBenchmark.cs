@@ -19,6 +19,8 @@ namespace Rollout.Bench.Serve;
 /// </summary>
 internal static class ServeBenchmark
 {
+    const int WarmUpTokens = 8;
+
     public static IReadOnlyDictionary<string, object> Run(bool quick, TextWriter log)
     {
         var w = quick ? ThroughputWorkload.Quick : ThroughputWorkload.Full;
@@ -37,7 +39,8 @@ internal static class ServeBenchmark
                 kvBytes = (long)(w.Sequences * (w.PromptTokens + w.NewTokens + 32) * bytesPerToken * 1.1);
                 using var engine = LlmEngine.Create(loaded, new EngineOptions { KvCacheBytes = kvBytes, MaxNumSequences = w.Sequences });
                 var sampling = new SamplingParams { N = w.SamplesPerPrompt, Temperature = 1, MaxTokens = w.NewTokens, IgnoreEos = true, Seed = 1 };
-                engine.Generate(prompts.Take(2).ToArray(), sampling with { MaxTokens = 4 });
+                // Every path first runs the whole workload shortened, so JIT tiers and the heap are warm for each alike.
+                engine.Generate(prompts, sampling with { MaxTokens = WarmUpTokens });
                 var watch = Stopwatch.StartNew();
                 var outputs = engine.Generate(prompts, sampling);
                 inproc = outputs.Sum(o => o.Outputs.Sum(c => (double)c.TokenIds.Count)) / watch.Elapsed.TotalSeconds;
@@ -53,13 +56,15 @@ internal static class ServeBenchmark
             {
                 ["n"] = w.SamplesPerPrompt, ["temperature"] = 1, ["max_tokens"] = maxTokens, ["ignore_eos"] = true, ["seed"] = 1,
             };
-            Send(http, "/rl/generate", prompts.Take(2).Select(p => new { prompts = new[] { p }, sampling = Sampling(4) }));
+            object Completion(int[] prompt, int maxTokens) => new Dictionary<string, object>
+            {
+                ["prompt"] = prompt, ["n"] = w.SamplesPerPrompt, ["temperature"] = 1, ["max_tokens"] = maxTokens, ["ignore_eos"] = true, ["seed"] = 1,
+            };
+            Send(http, "/rl/generate", prompts.Select(p => new { prompts = new[] { p }, sampling = Sampling(WarmUpTokens) }));
+            Send(http, "/v1/completions", prompts.Select(p => Completion(p, WarmUpTokens)));
             double rl = Send(http, "/rl/generate", prompts.Select(p => new { prompts = new[] { p }, sampling = Sampling(w.NewTokens) }));
             log.WriteLine($"/rl/generate:     {rl,8:F1} tok/s  ({rl / inproc:F2}x in process)");
-            double openai = Send(http, "/v1/completions", prompts.Select(p => new Dictionary<string, object>
-            {
-                ["prompt"] = p, ["n"] = w.SamplesPerPrompt, ["temperature"] = 1, ["max_tokens"] = w.NewTokens, ["ignore_eos"] = true, ["seed"] = 1,
-            }));
+            double openai = Send(http, "/v1/completions", prompts.Select(p => Completion(p, w.NewTokens)));
             log.WriteLine($"/v1/completions:  {openai,8:F1} tok/s  ({openai / inproc:F2}x in process)");
 
             double rate = quick ? 20 : 4;

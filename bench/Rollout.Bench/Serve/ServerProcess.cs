@@ -21,14 +21,7 @@ internal sealed partial class ServerProcess : IDisposable
 
     public static ServerProcess Start(IEnumerable<string> arguments, TimeSpan timeout)
     {
-        string folder = Path.GetDirectoryName(typeof(ServerProcess).Assembly.Location)!;
-        string apphost = Path.Combine(folder, "rollout");
-        var psi = File.Exists(apphost) ? new ProcessStartInfo(apphost) : new ProcessStartInfo("dotnet") { ArgumentList = { Path.Combine(folder, "rollout.dll") } };
-        psi.ArgumentList.Add("serve");
-        foreach (string a in arguments) psi.ArgumentList.Add(a);
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.UseShellExecute = false;
+        var psi = RolloutProcess.StartInfo(["serve", .. arguments]);
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {psi.FileName}");
         process.ErrorDataReceived += (_, _) => { };
         process.BeginErrorReadLine();

@@ -54,6 +54,9 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Longest prompt + completion the engine runs.</summary>
     public int MaxModelLength => _core.MaxModelLength;
 
+    /// <summary>The served model. Read it freely; change its parameters only inside <see cref="RunAtStepBoundaryAsync{T}"/>.</summary>
+    public CausalLanguageModel Model => _core.Model;
+
     /// <summary>The model's tokenizer, if it has one.</summary>
     public ITextTokenizer? Tokenizer { get; }
 

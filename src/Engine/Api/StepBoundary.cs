@@ -26,4 +26,14 @@ public sealed class StepBoundary
 
     /// <summary>Forgets every cached prompt prefix.</summary>
     public void ResetPrefixCache() => _core.ResetPrefixCache();
+
+    /// <summary>Re-makes the model's packed inference copies now, after its parameters changed, so the next step does not pay for it.</summary>
+    public void PrepareInference() => _core.Model.PrepareInference();
+
+    /// <summary>
+    /// Gives every running sequence's KV back and queues it to run again: it keeps its tokens (and their
+    /// version tags), and its KV is computed afresh, under the weights current when it is readmitted.
+    /// Returns how many sequences there were.
+    /// </summary>
+    public int RecomputeRunning() => _core.RecomputeRunning();
 }

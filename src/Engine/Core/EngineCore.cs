@@ -125,6 +125,9 @@ internal sealed class EngineCore : IDisposable
     public IReadOnlyList<RequestOutput> AbortAll() =>
         _requests.Keys.ToArray().Select(id => Abort(id)!).ToArray();
 
+    /// <summary>Sends every running sequence back to waiting without its KV, to be recomputed; returns how many.</summary>
+    public int RecomputeRunning() => _scheduler.PreemptAll();
+
     /// <summary>Forgets every cached prefix (after weights change, say).</summary>
     public void ResetPrefixCache() => _kvCache.ResetPrefixCache();
 

@@ -89,6 +89,25 @@ internal sealed class Scheduler
         return aborted;
     }
 
+    /// <summary>
+    /// Preempts every running sequence, oldest ending up first in the waiting queue: their KV is freed
+    /// and recomputed when they are readmitted. Returns how many there were.
+    /// </summary>
+    public int PreemptAll()
+    {
+        int count = _running.Count;
+        for (int i = _running.Count - 1; i >= 0; i--)
+        {
+            var seq = _running[i];
+            _kvCache.Free(seq);
+            seq.Status = SequenceStatus.Waiting;
+            seq.NumPreemptions++;
+            _waiting.AddFirst(seq);
+        }
+        _running.Clear();
+        return count;
+    }
+
     /// <summary>Builds the next step's batch, allocating its KV slots and preempting where blocks run out.</summary>
     public SchedulerOutput Schedule()
     {

@@ -13,6 +13,9 @@ internal static partial class TensorData
     /// <summary>The address of <paramref name="tensor"/>'s first element; valid while the tensor lives and is not resized.</summary>
     public static unsafe float* Floats(torch.Tensor tensor) => (float*)Address(tensor);
 
+    /// <summary>The address of <paramref name="tensor"/>'s first element, as bytes.</summary>
+    public static unsafe byte* Bytes(torch.Tensor tensor) => (byte*)Address(tensor);
+
     /// <summary>The address of <paramref name="tensor"/>'s first element, as int64s.</summary>
     public static unsafe long* Longs(torch.Tensor tensor) => (long*)Address(tensor);
 

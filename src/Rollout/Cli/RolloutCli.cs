@@ -21,6 +21,7 @@ internal static class RolloutCli
     [
         GenerateCommand.Create(),
         ServeCommand.Create(),
+        WeightsCommand.Create(),
         TokenizeCommand.Create(),
         CreateTestModelCommand.Create(),
         BenchCommand.Create(),
@@ -55,7 +56,7 @@ internal static class RolloutCli
             return 2;
         }
         catch (Exception e) when (e is ModelLoadException or ModelConfigException or CheckpointFormatException
-                                      or TokenizerFormatException or ChatTemplateException or IOException or UnauthorizedAccessException or ArgumentException)
+                                      or TokenizerFormatException or ChatTemplateException or WeightSync.WeightUpdateException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             error.WriteLine($"error: {e.Message}");
             return 1;

@@ -20,11 +20,12 @@ internal static class ServeCommand
         var kvBytes = CliOptions.Integer<long>("--kv-cache-bytes", "N", "KV cache size in bytes (default: 30% of free memory)", 0, min: 1);
         var maxSeqs = CliOptions.Integer("--max-num-seqs", "N", "most sequences in one engine step", new EngineOptions().MaxNumSequences, min: 1);
         var maxLen = CliOptions.Integer("--max-model-len", "N", "longest prompt + completion (default: the model's context)", 0, min: 2);
+        var weightsSocket = CliOptions.Text("--weights-socket", "PATH", "a Unix domain socket for weight updates from trainers on this host (shared memory)");
         var maxRequestSeqs = CliOptions.Integer("--max-request-seqs", "N", "most completions one request may ask for (prompts x n)", new ServerOptions().MaxRequestSequences, min: 1);
         var placement = new ModelPlacementOptions();
         var command = new Command("serve", "Serves a model over HTTP: the OpenAI API, the RL endpoints, /health, /ready and /metrics.")
         {
-            model, host, port, apiKey, adminToken, servedName, kvBytes, maxSeqs, maxLen, maxRequestSeqs,
+            model, host, port, apiKey, adminToken, servedName, kvBytes, maxSeqs, maxLen, maxRequestSeqs, weightsSocket,
         };
         placement.AddTo(command);
         command.SetAction(result =>
@@ -37,6 +38,7 @@ internal static class ServeCommand
                 AdminToken = result.GetValue(adminToken) ?? NonEmpty(Environment.GetEnvironmentVariable("ROLLOUT_ADMIN_TOKEN")),
                 ServedModelName = result.GetValue(servedName),
                 MaxRequestSequences = result.GetValue(maxRequestSeqs),
+                WeightsSocket = result.GetValue(weightsSocket),
             };
             if (options.Host != "localhost" && !System.Net.IPAddress.TryParse(options.Host, out _))
                 throw new UsageException($"--host must be an IP address or localhost, not '{options.Host}'");

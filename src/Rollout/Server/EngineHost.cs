@@ -8,6 +8,7 @@ using Rollout.Models.Loading;
 using Rollout.Models.Tokenization;
 using Rollout.Server.Http;
 using Rollout.Server.Metrics;
+using Rollout.WeightSync.Receiver;
 
 namespace Rollout.Server;
 
@@ -29,6 +30,7 @@ internal sealed class EngineHost : IDisposable
         Name = name;
         Options = options;
         Metrics = new ServerMetrics(() => engine.Metrics);
+        Weights = new WeightReceiver(engine);
         _chatTemplate = new(() => model.Tokenizer?.ChatTemplate is { } source ? ChatTemplate.Parse(source) : null);
     }
 
@@ -37,6 +39,7 @@ internal sealed class EngineHost : IDisposable
     public string Name { get; }
     public ServerOptions Options { get; }
     public ServerMetrics Metrics { get; }
+    public WeightReceiver Weights { get; }
     public long Created { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     public int VocabSize => Model.Config.VocabSize;
     public int MaxModelLength => Engine.MaxModelLength;
@@ -93,6 +96,12 @@ internal sealed class EngineHost : IDisposable
         {
             for (int i = 0; i < prompts.Count; i++)
                 group.Add(Engine.AddRequest(prompts[i], sampling[i], $"{groupId}/{i}"), cancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            // Everything was checked above: what is left is an id whose last requests the engine is still aborting.
+            group.Dispose();
+            throw new ApiException(System.Net.HttpStatusCode.Conflict, $"request id '{groupId}' is still in use: {e.Message.Split(" (Parameter")[0]}", param: "X-Request-Id");
         }
         catch
         {

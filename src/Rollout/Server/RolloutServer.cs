@@ -10,6 +10,7 @@ using Rollout.Models.Loading;
 using Rollout.Server.Http;
 using Rollout.Server.OpenAi;
 using Rollout.Server.Rl;
+using Rollout.WeightSync.Channels.Ipc;
 
 namespace Rollout.Server;
 
@@ -22,12 +23,14 @@ public sealed class RolloutServer : IAsyncDisposable
 {
     readonly WebApplication _app;
     readonly EngineHost _host;
+    readonly IpcWeightListener? _ipc;
 
-    RolloutServer(WebApplication app, EngineHost host, Uri address)
+    RolloutServer(WebApplication app, EngineHost host, Uri address, IpcWeightListener? ipc)
     {
         _app = app;
         _host = host;
         Address = address;
+        _ipc = ipc;
     }
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
@@ -71,7 +74,8 @@ public sealed class RolloutServer : IAsyncDisposable
             string bound = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
             // Stopping lets in-flight requests finish until the deadline; whatever still runs then is aborted.
             app.Lifetime.ApplicationStopping.Register(() => _ = Task.Delay(options.ShutdownDeadline).ContinueWith(_ => host.Engine.AbortAllAsync(), TaskScheduler.Default));
-            return new RolloutServer(app, host, new Uri(bound));
+            var ipc = options.WeightsSocket is { } socket ? new IpcWeightListener(host.Weights, socket) : null;
+            return new RolloutServer(app, host, new Uri(bound), ipc);
         }
         catch
         {
@@ -86,6 +90,7 @@ public sealed class RolloutServer : IAsyncDisposable
     /// <summary>Stops accepting, lets in-flight requests finish until the shutdown deadline, then frees the engine and the model.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_ipc is not null) await _ipc.DisposeAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
         _host.Dispose();
@@ -164,11 +169,13 @@ public sealed class RolloutServer : IAsyncDisposable
         User(app.MapPost("/tokenize", Json(c => TokenizeEndpoints.TokenizeAsync(c, host))));
         User(app.MapPost("/detokenize", Json(c => TokenizeEndpoints.DetokenizeAsync(c, host))));
         User(app.MapPost("/rl/generate", (HttpContext c) => GenerateEndpoint.HandleAsync(c, host)));
-        User(app.MapGet("/rl/weights/version", () => Results.Json(ControlEndpoints.WeightsVersion(host))));
+        User(app.MapGet("/rl/weights/version", Json(c => WeightsEndpoints.VersionAsync(c, host))));
 
         Admin(app.MapPost("/rl/pause", Json(c => ControlEndpoints.PauseAsync(c, host))));
-        Admin(app.MapPost("/rl/resume", () => Results.Json(ControlEndpoints.Resume(host))));
+        Admin(app.MapPost("/rl/resume", Json(c => ControlEndpoints.ResumeAsync(c, host))));
         Admin(app.MapPost("/rl/abort", Json(c => ControlEndpoints.AbortAsync(c, host))));
+        Admin(app.MapPost("/rl/weights", Json(c => WeightsEndpoints.PushAsync(c, host))));
+        Admin(app.MapPost("/rl/weights/load", Json(c => WeightsEndpoints.LoadAsync(c, host))));
     }
 
     /// <summary>A handler whose answer is a JSON body (a plain <see cref="RequestDelegate"/> would drop a returned value).</summary>

@@ -21,6 +21,9 @@ public sealed record ServerOptions
     /// <summary>Most completions one request may ask for in all (prompts x n).</summary>
     public int MaxRequestSequences { get; init; } = 4096;
 
+    /// <summary>A Unix domain socket on which trainers on this host push weight updates over shared memory; none when null.</summary>
+    public string? WeightsSocket { get; init; }
+
     /// <summary>Largest request body, in bytes.</summary>
     public long MaxRequestBodyBytes { get; init; } = 32L << 20;
 

@@ -56,6 +56,25 @@ internal sealed class ChoiceStream(EngineHost host, int n)
         return new CompletionLogprobs(tokens, Enumerable.Range(from, to - from).Select(i => c.Logprobs[i]).ToList(), top, offsets);
     }
 
+    /// <summary>
+    /// vLLM's <c>prompt_logprobs</c>: null for the first prompt token, then for each later one its own
+    /// logprob and its alternatives', keyed by token id; null unless asked for.
+    /// </summary>
+    public IReadOnlyList<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs(RequestOutput request)
+    {
+        if (request.PromptLogprobs is not { } logprobs) return null;
+        var result = new List<Dictionary<string, PromptTokenLogprob>?>(logprobs.Count + 1) { null };
+        for (int i = 0; i < logprobs.Count; i++)
+        {
+            var position = new Dictionary<string, PromptTokenLogprob>();
+            foreach (var t in request.PromptTopLogprobs?[i] ?? [])
+                position[t.TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new(t.Logprob, TokenText(t.TokenId));
+            position[logprobs[i].TokenId.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new(logprobs[i].Logprob, TokenText(logprobs[i].TokenId));
+            result.Add(position);
+        }
+        return result;
+    }
+
     /// <summary>Chat logprobs of tokens [from, to); null unless asked for.</summary>
     public ChatLogprobs? ChatLogprobs(CompletionOutput c, int from, int to)
     {

@@ -66,6 +66,7 @@ internal static class CompletionsEndpoint
         {
             StopReason = final ? c.StopReason : null,
             PromptTokenIds = returnTokenIds && first ? request.PromptTokenIds : null,
+            PromptLogprobs = first ? choices.PromptLogprobs(request) : null,
             TokenIds = returnTokenIds ? c.TokenIds.Skip(from).Take(to - from).ToArray() : null,
             WeightVersion = c.WeightVersions.Count > 0 ? c.WeightVersions[^1] : null,
             WeightVersions = returnTokenIds ? c.WeightVersions.Skip(from).Take(to - from).ToArray() : null,

@@ -23,7 +23,7 @@ internal sealed record CompletionChoice(int Index, string Text, CompletionLogpro
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<int>? TokenIds { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? WeightVersion { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<long>? WeightVersions { get; init; }
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<Dictionary<string, float>?>? PromptLogprobs { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<Dictionary<string, PromptTokenLogprob>?>? PromptLogprobs { get; init; }
 }
 
 /// <summary>The legacy completions logprobs: parallel lists per token.</summary>
@@ -59,3 +59,6 @@ internal sealed record ChatTokenLogprob(string Token, float Logprob, IReadOnlyLi
 
 /// <summary>One alternative at a position.</summary>
 internal sealed record ChatTopLogprob(string Token, float Logprob, IReadOnlyList<int> Bytes);
+
+/// <summary>One entry of vLLM's <c>prompt_logprobs</c>: a token's logprob at a prompt position and its text.</summary>
+internal sealed record PromptTokenLogprob(float Logprob, string DecodedToken);

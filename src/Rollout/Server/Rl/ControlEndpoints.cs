@@ -5,7 +5,7 @@ using Rollout.Server.Http;
 namespace Rollout.Server.Rl;
 
 /// <summary>
-/// <c>/rl/pause</c>, <c>/rl/resume</c> (both idempotent), <c>/rl/abort</c> and <c>/rl/weights/version</c>:
+/// <c>/rl/pause</c>, <c>/rl/resume</c> (both idempotent) and <c>/rl/abort</c>:
 /// what a training loop does to the engine between rollouts.
 /// </summary>
 internal static class ControlEndpoints
@@ -28,9 +28,12 @@ internal static class ControlEndpoints
         return new { paused = true, mode = mode.ToString().ToLowerInvariant() };
     }
 
-    public static object Resume(EngineHost host)
+    public static async Task<object> ResumeAsync(HttpContext context, EngineHost host)
     {
         host.Engine.Resume();
+        // Resume only queues the command; a no-op queued behind it returns once the engine has run it,
+        // so a client that reads /ready (or IsPaused) after this answer sees the engine running.
+        await host.Engine.RunAtStepBoundaryAsync(_ => true).WaitAsync(context.RequestAborted);
         return new { paused = false };
     }
 
@@ -44,6 +47,4 @@ internal static class ControlEndpoints
             : throw ApiException.BadRequest($"request_ids[{i}] must be a string", $"request_ids[{i}]")).ToArray();
         return new { aborted = host.Abort(names) };
     }
-
-    public static object WeightsVersion(EngineHost host) => new { version = host.Engine.Metrics.WeightVersion, sha256 = (string?)null };
 }

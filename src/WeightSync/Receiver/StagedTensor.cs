@@ -1,0 +1,61 @@
+using System.IO.Hashing;
+using Rollout.Models.Native;
+using TorchSharp;
+
+namespace Rollout.WeightSync.Receiver;
+
+/// <summary>
+/// One tensor of an update being received: a CPU tensor of the announced dtype and shape, filled in
+/// order, and checked against the announced checksum once complete.
+/// </summary>
+internal sealed class StagedTensor(TensorSpec spec) : IDisposable
+{
+    public TensorSpec Spec { get; } = spec;
+
+    public torch.Tensor Tensor { get; } = torch.empty(spec.Shape, WeightDType.Parse(spec.DType, spec.Name));
+
+    public long Received { get; private set; }
+
+    public bool Complete => Received == Spec.ByteLength;
+
+    /// <summary>Appends bytes at <paramref name="offset"/>, which must be where the last write ended.</summary>
+    public unsafe void Write(long offset, ReadOnlySpan<byte> bytes)
+    {
+        if (offset != Received)
+            throw new WeightUpdateException($"'{Spec.Name}': bytes at offset {offset}, but {Received} of them have arrived (writes come in order)");
+        if (bytes.Length > Spec.ByteLength - Received)
+            throw new WeightUpdateException($"'{Spec.Name}': {Received + bytes.Length} bytes sent, {Spec.ByteLength} announced");
+        if (bytes.IsEmpty) return;
+        bytes.CopyTo(new Span<byte>(TensorData.Bytes(Tensor) + Received, bytes.Length));
+        Received += bytes.Length;
+    }
+
+    /// <summary>Copies a whole tensor of the announced shape in (any device, the announced dtype): the in-process path.</summary>
+    public void Stage(torch.Tensor source)
+    {
+        if (!source.shape.SequenceEqual(Spec.Shape) || WeightDType.Name(source.dtype) != Spec.DType)
+            throw new WeightUpdateException($"'{Spec.Name}': a [{string.Join(", ", source.shape)}] {source.dtype} tensor, but [{string.Join(", ", Spec.Shape)}] {Spec.DType} was announced");
+        using (torch.no_grad()) Tensor.copy_(source);
+        Received = Spec.ByteLength;
+    }
+
+    /// <summary>Throws unless every byte arrived and they hash to the announced checksum.</summary>
+    public unsafe void Verify()
+    {
+        if (!Complete) throw new WeightUpdateException($"'{Spec.Name}': {Received} of {Spec.ByteLength} bytes arrived");
+        ulong checksum = Checksum(TensorData.Bytes(Tensor), Spec.ByteLength);
+        if (checksum != Spec.Checksum)
+            throw new WeightUpdateException($"'{Spec.Name}': checksum {checksum:x16} of the received bytes, {Spec.Checksum:x16} announced");
+    }
+
+    /// <summary>The XxHash3 of <paramref name="length"/> bytes at <paramref name="data"/>: what a sender announces.</summary>
+    public static unsafe ulong Checksum(byte* data, long length)
+    {
+        var hash = new XxHash3();
+        for (long at = 0; at < length; at += int.MaxValue)
+            hash.Append(new ReadOnlySpan<byte>(data + at, (int)Math.Min(int.MaxValue, length - at)));
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    public void Dispose() => Tensor.Dispose();
+}

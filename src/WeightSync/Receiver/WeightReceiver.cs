@@ -1,0 +1,109 @@
+using Rollout.Engine;
+using TorchSharp;
+
+namespace Rollout.WeightSync.Receiver;
+
+/// <summary>
+/// The engine side of weight sync, one per engine, whatever the channel: takes one update at a time
+/// (a second is refused while one is open), checks its manifest against the model before staging a
+/// byte, and applies a verified update in one step-boundary action. Versions only move forward.
+/// </summary>
+public sealed class WeightReceiver
+{
+    readonly LlmEngine _engine;
+    readonly WeightTargets _targets;
+    readonly SemaphoreSlim _gate = new(1, 1);
+    long _version;
+    (long Version, string Sha256)? _digest;
+
+    /// <summary>A receiver for <paramref name="engine"/>, starting from the version it serves.</summary>
+    public WeightReceiver(LlmEngine engine)
+    {
+        _engine = engine;
+        _targets = new WeightTargets(engine.Model);
+        _version = engine.Metrics.WeightVersion;
+    }
+
+    /// <summary>The version of the weights the engine serves (0: as loaded).</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>The engine's parameter dtype: what a sender converts to before computing the digest it compares.</summary>
+    public torch.ScalarType DType => _engine.Model.Options.DType;
+
+    /// <summary>
+    /// Opens an update: checks its version (strictly above the current one; null takes current + 1) and
+    /// every tensor it announces; nothing is staged when anything is wrong.
+    /// </summary>
+    /// <exception cref="WeightUpdateException">Another update is open, or the manifest is refused.</exception>
+    public UpdateSession Begin(UpdateManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        if (!_gate.Wait(0)) throw new WeightUpdateBusyException();
+        try
+        {
+            long current = Version;
+            long version = manifest.Version ?? current + 1;
+            if (version <= current)
+                throw new WeightUpdateException($"version {version} is not newer than the engine's {current}: versions only move forward");
+            if (!Enum.IsDefined(manifest.InFlight)) throw new WeightUpdateException($"unknown in-flight policy {manifest.InFlight}");
+            _targets.Check(manifest);
+            return new UpdateSession(this, _targets, manifest, version);
+        }
+        catch
+        {
+            _gate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>The served version and the SHA-256 of the served weights (<see cref="WeightDigest"/>), computed off the engine loop and kept per version.</summary>
+    public async Task<(long Version, string Sha256)> CurrentAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_digest is { } known && known.Version == Version) return known;
+            string digest = await Task.Run(() => WeightDigest.Compute(_targets.Model.CheckpointTensors()), cancellationToken);
+            _digest = (Version, digest);
+            return _digest.Value;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    internal async Task ApplyAsync(IReadOnlyList<(torch.Tensor Target, torch.Tensor Source)> copies, long version, InFlightPolicy policy)
+    {
+        void Apply(StepBoundary boundary)
+        {
+            using (torch.no_grad())
+                foreach (var (target, source) in copies) target.copy_(source);
+            boundary.PrepareInference();
+            boundary.WeightVersion = version;
+            if (policy == InFlightPolicy.Recompute) boundary.RecomputeRunning();
+        }
+
+        if (policy is InFlightPolicy.Wait or InFlightPolicy.Abort)
+        {
+            await _engine.PauseAsync(policy == InFlightPolicy.Wait ? PauseMode.Wait : PauseMode.Abort);
+            try
+            {
+                await _engine.RunAtStepBoundaryAsync(b => { Apply(b); return true; });
+            }
+            finally
+            {
+                _engine.Resume();
+            }
+        }
+        else
+        {
+            await _engine.RunAtStepBoundaryAsync(b => { Apply(b); return true; });
+        }
+        Interlocked.Exchange(ref _version, version);
+    }
+
+    internal void Committed(long version, string digest) => _digest = (version, digest);
+
+    internal void Ended() => _gate.Release();
+}
