@@ -5,14 +5,15 @@ using TorchSharp;
 namespace Rollout.WeightSync.Receiver;
 
 /// <summary>
-/// One tensor of an update being received: a CPU tensor of the announced dtype and shape, filled in
-/// order, and checked against the announced checksum once complete.
+/// One tensor of an update being received: a CPU tensor of the announced dtype and shape (the
+/// receiver's staging buffer for that name, kept between updates), filled in order, and checked
+/// against the announced checksum once complete.
 /// </summary>
-internal sealed class StagedTensor(TensorSpec spec) : IDisposable
+internal sealed class StagedTensor(TensorSpec spec, torch.Tensor buffer)
 {
     public TensorSpec Spec { get; } = spec;
 
-    public torch.Tensor Tensor { get; } = torch.empty(spec.Shape, WeightDType.Parse(spec.DType, spec.Name));
+    public torch.Tensor Tensor { get; } = buffer;
 
     public long Received { get; private set; }
 
@@ -56,6 +57,4 @@ internal sealed class StagedTensor(TensorSpec spec) : IDisposable
             hash.Append(new ReadOnlySpan<byte>(data + at, (int)Math.Min(int.MaxValue, length - at)));
         return hash.GetCurrentHashAsUInt64();
     }
-
-    public void Dispose() => Tensor.Dispose();
 }

@@ -25,7 +25,7 @@ public sealed class UpdateSession : IDisposable
         Version = version;
         try
         {
-            foreach (var spec in manifest.Tensors) _staged.Add(spec.Name, new StagedTensor(spec));
+            foreach (var spec in manifest.Tensors) _staged.Add(spec.Name, new StagedTensor(spec, receiver.StagingBuffer(spec)));
         }
         catch
         {
@@ -66,7 +66,9 @@ public sealed class UpdateSession : IDisposable
             // The weights cannot change again before the session ends: the digests need no engine step.
             var all = _targets.Model.CheckpointTensors();
             string digest = await Task.Run(() => WeightDigest.Compute(all), CancellationToken.None);
-            string updatedDigest = await Task.Run(() => WeightDigest.Compute(_staged.Keys.Select(n => KeyValuePair.Create(n, _targets[n]))), CancellationToken.None);
+            // A full update under HF names hashes the same tensors under the same names: one digest serves both.
+            string updatedDigest = _staged.Count == all.Count && _staged.Keys.All(all.ContainsKey) ? digest
+                : await Task.Run(() => WeightDigest.Compute(_staged.Keys.Select(n => KeyValuePair.Create(n, _targets[n]))), CancellationToken.None);
             _receiver.Committed(Version, digest);
             return new CommitResult(Version, digest, updatedDigest, Manifest.Tensors.Sum(t => t.ByteLength), Stopwatch.GetElapsedTime(_started).TotalSeconds, staged);
         }
@@ -89,7 +91,6 @@ public sealed class UpdateSession : IDisposable
     {
         if (_ended) return;
         _ended = true;
-        foreach (var staged in _staged.Values) staged.Dispose();
         _receiver.Ended();
     }
 }

@@ -13,6 +13,9 @@ public sealed class WeightReceiver
     readonly LlmEngine _engine;
     readonly WeightTargets _targets;
     readonly SemaphoreSlim _gate = new(1, 1);
+    // Staging buffers by tensor name, kept between updates: a second copy of the weights, warm, so an
+    // update's bytes land in memory the kernel has already mapped.
+    readonly Dictionary<string, torch.Tensor> _staging = new(StringComparer.Ordinal);
     long _version;
     (long Version, string Sha256)? _digest;
 
@@ -104,6 +107,15 @@ public sealed class WeightReceiver
     }
 
     internal void Committed(long version, string digest) => _digest = (version, digest);
+
+    /// <summary>The staging buffer for <paramref name="spec"/>: the one kept for its name when dtype and shape match, else a new one.</summary>
+    internal torch.Tensor StagingBuffer(TensorSpec spec)
+    {
+        var dtype = WeightDType.Parse(spec.DType, spec.Name);
+        if (_staging.TryGetValue(spec.Name, out var kept) && kept.dtype == dtype && kept.shape.SequenceEqual(spec.Shape)) return kept;
+        kept?.Dispose();
+        return _staging[spec.Name] = torch.empty(spec.Shape, dtype);
+    }
 
     internal void Ended() => _gate.Release();
 }

@@ -91,24 +91,22 @@ public sealed class HttpWeightSender(Uri server, string? adminToken, HttpClient?
         {
             await WriteHeaderAsync(stream, new WeightFrame { Type = "begin", Manifest = ManifestWire.From(manifest) }, cancellationToken);
             long sent = 0;
-            var buffer = new byte[FrameBytes];
             foreach (var spec in manifest.Tensors)
             {
                 using var cpu = ManifestBuilder.Contiguous(tensors[spec.Name]);
                 for (long offset = 0; offset < spec.ByteLength; offset += FrameBytes)
                 {
                     int length = (int)Math.Min(FrameBytes, spec.ByteLength - offset);
-                    Copy(cpu, offset, buffer.AsSpan(0, length));
                     await WriteHeaderAsync(stream, new WeightFrame { Type = "data", Name = spec.Name, Offset = offset, Length = length }, cancellationToken);
-                    await stream.WriteAsync(buffer.AsMemory(0, length), cancellationToken);
+                    // Straight from the tensor's memory: no copy into a buffer of ours.
+                    using var bytes = new TensorMemory(cpu, offset, length);
+                    await stream.WriteAsync(bytes.Memory, cancellationToken);
                     progress?.Report(sent += length);
                 }
             }
             await WriteHeaderAsync(stream, new WeightFrame { Type = "commit" }, cancellationToken);
         }
 
-        static unsafe void Copy(torch.Tensor cpu, long offset, Span<byte> destination) =>
-            new ReadOnlySpan<byte>(Rollout.Models.Native.TensorData.Bytes(cpu) + offset, destination.Length).CopyTo(destination);
 
         static async Task WriteHeaderAsync(Stream stream, WeightFrame frame, CancellationToken cancellationToken)
         {
@@ -117,6 +115,23 @@ public sealed class HttpWeightSender(Uri server, string? adminToken, HttpClient?
             BinaryPrimitives.WriteUInt32LittleEndian(prefix, (uint)header.Length);
             await stream.WriteAsync(prefix, cancellationToken);
             await stream.WriteAsync(header, cancellationToken);
+        }
+    }
+
+    /// <summary>A range of a contiguous CPU tensor's bytes as <see cref="Memory{T}"/>, valid while the tensor lives.</summary>
+    sealed unsafe class TensorMemory(torch.Tensor tensor, long offset, int length) : System.Buffers.MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => new(Rollout.Models.Native.TensorData.Bytes(tensor) + offset, length);
+
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) =>
+            new(Rollout.Models.Native.TensorData.Bytes(tensor) + offset + elementIndex);
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
         }
     }
 }

@@ -99,17 +99,19 @@ public sealed class IpcWeightListener : IAsyncDisposable
         return await session.CommitAsync(_stop.Token);
     }
 
+    /// <summary>Copies every tensor out of the segment, several at once: one thread alone does not reach the memory bandwidth.</summary>
     static unsafe void Stage(SharedMemorySegment segment, UpdateSession session, UpdateManifest manifest, long[] offsets)
     {
-        for (int i = 0; i < manifest.Tensors.Count; i++)
+        byte* data = segment.Data;
+        Parallel.For(0, manifest.Tensors.Count, i =>
         {
             var spec = manifest.Tensors[i];
             for (long at = 0; at < spec.ByteLength; at += int.MaxValue)
             {
                 int length = (int)Math.Min(int.MaxValue, spec.ByteLength - at);
-                session.Write(spec.Name, at, new ReadOnlySpan<byte>(segment.Data + offsets[i] + at, length));
+                session.Write(spec.Name, at, new ReadOnlySpan<byte>(data + offsets[i] + at, length));
             }
-        }
+        });
     }
 
     /// <summary>Stops listening and removes the socket file.</summary>
