@@ -64,17 +64,21 @@ internal sealed class EngineHost : IDisposable
 
     /// <summary>
     /// Checks every prompt with its parameters, then adds them all as one group under <paramref name="groupId"/>;
-    /// nothing is added when any is refused (400 naming the field).
+    /// nothing is added when any is refused (400 naming the field: <paramref name="promptParam"/> names prompt i
+    /// as the request spelled it, <c>prompt</c> or <c>prompt[i]</c> when null; <paramref name="samplingPrefix"/>
+    /// leads the sampling fields' names).
     /// </summary>
-    public Group Start(string groupId, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<SamplingParams> sampling, CancellationToken cancellationToken)
+    public Group Start(string groupId, IReadOnlyList<IReadOnlyList<int>> prompts, IReadOnlyList<SamplingParams> sampling, CancellationToken cancellationToken,
+        Func<int, string>? promptParam = null, string samplingPrefix = "")
     {
+        promptParam ??= i => prompts.Count == 1 ? "prompt" : $"prompt[{i}]";
         if (prompts.Count == 0) throw ApiException.BadRequest("the request has no prompt", "prompt");
         long completions = sampling.Sum(s => (long)s.N);
         if (completions > Options.MaxRequestSequences)
-            throw ApiException.BadRequest($"the request asks for {completions} completions (prompts x n); this server allows {Options.MaxRequestSequences}", "n");
+            throw ApiException.BadRequest($"the request asks for {completions} completions (prompts x n); this server allows {Options.MaxRequestSequences}", samplingPrefix + "n");
         for (int i = 0; i < prompts.Count; i++)
         {
-            string param = prompts.Count == 1 ? "prompt" : $"prompt[{i}]";
+            string param = promptParam(i);
             if (prompts[i].Count == 0) throw ApiException.BadRequest($"{param} is empty: it needs at least one token", param);
             try
             {
@@ -82,7 +86,7 @@ internal sealed class EngineHost : IDisposable
             }
             catch (InvalidSamplingParametersException e)
             {
-                throw ApiException.BadRequest(e.Message, e.ParameterName);
+                throw ApiException.BadRequest(e.Message, samplingPrefix + e.ParameterName);
             }
             catch (ArgumentException e)
             {

@@ -10,6 +10,10 @@ namespace Rollout.Server.Http;
 /// </summary>
 internal sealed class RequestBody
 {
+    // Untrusted input: the converter recurses once per nesting level, so without a depth limit a deep enough body overflows the stack and ends the process.
+    static readonly MessagePackSerializerOptions MessagePackLimits =
+        MessagePackSerializerOptions.Standard.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(ServerJson.MaxDepth));
+
     readonly JsonElement _root;
     readonly string _prefix;
 
@@ -34,7 +38,7 @@ internal sealed class RequestBody
         {
             try
             {
-                json = MessagePackSerializer.ConvertToJson(buffer.ToArray());
+                json = MessagePackSerializer.ConvertToJson(buffer.ToArray(), MessagePackLimits, cancellationToken);
             }
             catch (MessagePackSerializationException e)
             {

@@ -33,7 +33,7 @@ internal static class ChatCompletionsEndpoint
 
         string id = "chatcmpl-" + RequestIds.Of(context);
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        using var group = host.Start(RequestIds.Of(context), [prompt], [sampling], ct);
+        using var group = host.Start(RequestIds.Of(context), [prompt], [sampling], ct, promptParam: _ => "messages");
         var choices = new ChoiceStream(host, sampling.N);
         if (!stream)
         {

@@ -29,7 +29,7 @@ internal static class GenerateEndpoint
         var perPrompt = prompts.Select(p => sampling.MaxTokens is null ? sampling with { MaxTokens = Math.Max(1, host.MaxModelLength - p.Count) } : sampling).ToArray();
         bool stream = body.Bool("stream") ?? false;
 
-        using var group = host.Start(RequestIds.Of(context), prompts, perPrompt, ct);
+        using var group = host.Start(RequestIds.Of(context), prompts, perPrompt, ct, promptParam: i => $"prompts[{i}]", samplingPrefix: "sampling.");
         if (!stream)
         {
             var finals = await group.FinalsAsync();
