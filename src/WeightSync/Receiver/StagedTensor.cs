@@ -9,8 +9,11 @@ namespace Rollout.WeightSync.Receiver;
 /// receiver's staging buffer for that name, kept between updates), filled in order, and checked
 /// against the announced checksum once complete.
 /// </summary>
-internal sealed class StagedTensor(TensorSpec spec, torch.Tensor buffer)
+internal sealed unsafe class StagedTensor(TensorSpec spec, torch.Tensor buffer)
 {
+    // Read once: a stream of small writes would otherwise ask libtorch for it on every one.
+    readonly byte* _data = spec.ByteLength == 0 ? null : TensorData.Bytes(buffer);
+
     public TensorSpec Spec { get; } = spec;
 
     public torch.Tensor Tensor { get; } = buffer;
@@ -20,14 +23,14 @@ internal sealed class StagedTensor(TensorSpec spec, torch.Tensor buffer)
     public bool Complete => Received == Spec.ByteLength;
 
     /// <summary>Appends bytes at <paramref name="offset"/>, which must be where the last write ended.</summary>
-    public unsafe void Write(long offset, ReadOnlySpan<byte> bytes)
+    public void Write(long offset, ReadOnlySpan<byte> bytes)
     {
         if (offset != Received)
             throw new WeightUpdateException($"'{Spec.Name}': bytes at offset {offset}, but {Received} of them have arrived (writes come in order)");
         if (bytes.Length > Spec.ByteLength - Received)
             throw new WeightUpdateException($"'{Spec.Name}': {Received + bytes.Length} bytes sent, {Spec.ByteLength} announced");
         if (bytes.IsEmpty) return;
-        bytes.CopyTo(new Span<byte>(TensorData.Bytes(Tensor) + Received, bytes.Length));
+        bytes.CopyTo(new Span<byte>(_data + Received, bytes.Length));
         Received += bytes.Length;
     }
 
@@ -41,16 +44,16 @@ internal sealed class StagedTensor(TensorSpec spec, torch.Tensor buffer)
     }
 
     /// <summary>Throws unless every byte arrived and they hash to the announced checksum.</summary>
-    public unsafe void Verify()
+    public void Verify()
     {
         if (!Complete) throw new WeightUpdateException($"'{Spec.Name}': {Received} of {Spec.ByteLength} bytes arrived");
-        ulong checksum = Checksum(TensorData.Bytes(Tensor), Spec.ByteLength);
+        ulong checksum = Checksum(_data, Spec.ByteLength);
         if (checksum != Spec.Checksum)
             throw new WeightUpdateException($"'{Spec.Name}': checksum {checksum:x16} of the received bytes, {Spec.Checksum:x16} announced");
     }
 
     /// <summary>The XxHash3 of <paramref name="length"/> bytes at <paramref name="data"/>: what a sender announces.</summary>
-    public static unsafe ulong Checksum(byte* data, long length)
+    public static ulong Checksum(byte* data, long length)
     {
         var hash = new XxHash3();
         for (long at = 0; at < length; at += int.MaxValue)

@@ -65,56 +65,72 @@ public sealed class HttpWeightSender(Uri server, string? adminToken, HttpClient?
         }
     }
 
+    /// <summary>
+    /// The frame stream as a body of known length (every header is made up front), so the server reads
+    /// it whole rather than through chunked encoding.
+    /// </summary>
     sealed class FrameContent : HttpContent
     {
-        readonly UpdateManifest manifest;
-        readonly IReadOnlyDictionary<string, torch.Tensor> tensors;
-        readonly IProgress<long>? progress;
+        readonly UpdateManifest _manifest;
+        readonly IReadOnlyDictionary<string, torch.Tensor> _tensors;
+        readonly IProgress<long>? _progress;
+        readonly byte[] _begin;
+        readonly byte[][][] _dataHeaders;
+        readonly byte[] _commit;
 
         public FrameContent(UpdateManifest manifest, IReadOnlyDictionary<string, torch.Tensor> tensors, IProgress<long>? progress)
         {
-            this.manifest = manifest;
-            this.tensors = tensors;
-            this.progress = progress;
+            _manifest = manifest;
+            _tensors = tensors;
+            _progress = progress;
+            _begin = Header(new WeightFrame { Type = "begin", Manifest = ManifestWire.From(manifest) });
+            _dataHeaders = manifest.Tensors.Select(spec => Frames(spec.ByteLength)
+                .Select(f => Header(new WeightFrame { Type = "data", Name = spec.Name, Offset = f.Offset, Length = f.Length })).ToArray()).ToArray();
+            _commit = Header(new WeightFrame { Type = "commit" });
             Headers.ContentType = new MediaTypeHeaderValue(ContentType);
         }
 
         protected override bool TryComputeLength(out long length)
         {
-            length = 0;
-            return false;
+            length = _begin.Length + _commit.Length + _manifest.Tensors.Sum(t => t.ByteLength) + _dataHeaders.Sum(frames => frames.Sum(h => (long)h.Length));
+            return true;
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await WriteHeaderAsync(stream, new WeightFrame { Type = "begin", Manifest = ManifestWire.From(manifest) }, cancellationToken);
+            await stream.WriteAsync(_begin, cancellationToken);
             long sent = 0;
-            foreach (var spec in manifest.Tensors)
+            for (int t = 0; t < _manifest.Tensors.Count; t++)
             {
-                using var cpu = ManifestBuilder.Contiguous(tensors[spec.Name]);
-                for (long offset = 0; offset < spec.ByteLength; offset += FrameBytes)
+                var spec = _manifest.Tensors[t];
+                using var cpu = ManifestBuilder.Contiguous(_tensors[spec.Name]);
+                var frames = Frames(spec.ByteLength).ToArray();
+                for (int f = 0; f < frames.Length; f++)
                 {
-                    int length = (int)Math.Min(FrameBytes, spec.ByteLength - offset);
-                    await WriteHeaderAsync(stream, new WeightFrame { Type = "data", Name = spec.Name, Offset = offset, Length = length }, cancellationToken);
+                    await stream.WriteAsync(_dataHeaders[t][f], cancellationToken);
                     // Straight from the tensor's memory: no copy into a buffer of ours.
-                    using var bytes = new TensorMemory(cpu, offset, length);
+                    using var bytes = new TensorMemory(cpu, frames[f].Offset, frames[f].Length);
                     await stream.WriteAsync(bytes.Memory, cancellationToken);
-                    progress?.Report(sent += length);
+                    _progress?.Report(sent += frames[f].Length);
                 }
             }
-            await WriteHeaderAsync(stream, new WeightFrame { Type = "commit" }, cancellationToken);
+            await stream.WriteAsync(_commit, cancellationToken);
         }
 
-
-        static async Task WriteHeaderAsync(Stream stream, WeightFrame frame, CancellationToken cancellationToken)
+        static IEnumerable<(long Offset, int Length)> Frames(long bytes)
         {
-            byte[] header = MessagePackSerializer.Serialize(frame, cancellationToken: cancellationToken);
-            byte[] prefix = new byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(prefix, (uint)header.Length);
-            await stream.WriteAsync(prefix, cancellationToken);
-            await stream.WriteAsync(header, cancellationToken);
+            for (long offset = 0; offset < bytes; offset += FrameBytes) yield return (offset, (int)Math.Min(FrameBytes, bytes - offset));
+        }
+
+        static byte[] Header(WeightFrame frame)
+        {
+            byte[] body = MessagePackSerializer.Serialize(frame);
+            byte[] header = new byte[4 + body.Length];
+            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)body.Length);
+            body.CopyTo(header, 4);
+            return header;
         }
     }
 
