@@ -43,7 +43,7 @@ public sealed class LlmEngine : IDisposable
     {
         _core = new EngineCore(model, tokenizer, eosTokenIds, options ?? new EngineOptions());
         Tokenizer = tokenizer;
-        _metrics = _core.Metrics();
+        _metrics = CurrentMetrics();
         _loop = new Thread(Loop) { IsBackground = true, Name = "rollout-engine" };
         _loop.Start();
     }
@@ -254,7 +254,7 @@ public sealed class LlmEngine : IDisposable
             {
                 var result = action(new StepBoundary(_core));
                 // Whoever awaits this reads Metrics next: let them see what their action, and every command before it, did.
-                _metrics = _core.Metrics();
+                _metrics = CurrentMetrics();
                 done.SetResult(result);
             }
             catch (Exception e)
@@ -287,7 +287,7 @@ public sealed class LlmEngine : IDisposable
             if (_stopping) return;
             if (_paused || !_core.HasUnfinished)
             {
-                _metrics = _core.Metrics();
+                _metrics = CurrentMetrics();
                 _wake.Wait();
                 continue;
             }
@@ -309,8 +309,15 @@ public sealed class LlmEngine : IDisposable
                 foreach (var waiter in _drainWaiters) waiter.SetResult();
                 _drainWaiters.Clear();
             }
-            _metrics = _core.Metrics();
+            _metrics = CurrentMetrics();
         }
+    }
+
+    /// <summary>The core's metrics, with the requests a pause holds back counted as waiting, as the scheduler counts a request it has not started. Loop thread only.</summary>
+    EngineMetrics CurrentMetrics()
+    {
+        var metrics = _core.Metrics();
+        return _held.Count == 0 ? metrics : metrics with { Waiting = metrics.Waiting + _held.Count };
     }
 
     void Publish(RequestOutput output)

@@ -137,6 +137,35 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
         }
     }
 
+    /// <summary>The weight this product multiplies by.</summary>
+    public Tensor Weight => _weight;
+
+    /// <summary>
+    /// The packed form of <paramref name="weight"/> (this product's shape, fp32 on the CPU), made now
+    /// and off to the side: a weight update packs its new weights while the engine still steps, then
+    /// <see cref="Install"/>s them at the step boundary. Null when this product does not pack.
+    /// </summary>
+    public NativeBuffer? PackAhead(Tensor weight)
+    {
+        if (!_enabled) return null;
+        if (!weight.shape.SequenceEqual(_weight.shape)) throw new ArgumentException($"a [{string.Join(", ", weight.shape)}] weight cannot replace a [{_out}, {_in}] one", nameof(weight));
+        var packed = new NativeBuffer((nuint)PanelGemm.PackedFloats(_out, _in) * sizeof(float));
+        using var contiguous = weight.contiguous();
+        fixed (byte* w = contiguous.bytes) PanelGemm.Pack((float*)w, _out, _in, packed.Floats, _layout);
+        return packed;
+    }
+
+    /// <summary>Takes a <see cref="PackAhead"/> form of the weight just copied into place, instead of re-packing it before the next product.</summary>
+    public void Install(NativeBuffer packed)
+    {
+        lock (_gate)
+        {
+            _packed?.Dispose();
+            _packed = packed;
+            _packedVersion = TensorVersion.Of(_weight);
+        }
+    }
+
     /// <summary>Packs now, if this product packs at all, so the first inference call does not pay for it.</summary>
     public void Prepare()
     {

@@ -44,6 +44,9 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
     public bool TryForwardRotated(Tensor input, Tensor positions, Tensor cos, Tensor sin, out Tensor output) =>
         _product.TryForwardRotated(input, positions, cos, sin, out output);
 
+    /// <summary>The product behind this layer (its packed copy, for weight updates that pack ahead).</summary>
+    internal CpuPackedLinear Product => _product;
+
     /// <summary>Makes the packed inference copy of the weight now (see <see cref="CpuPackedLinear"/>).</summary>
     public void PrepareInference() => _product.Prepare();
 

@@ -34,6 +34,9 @@ public sealed class CausalLanguageModel : TransformerModel
         return logits.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
+    internal override IEnumerable<CpuPackedLinear> PackedProducts() =>
+        _tiedHead is null ? base.PackedProducts() : base.PackedProducts().Append(_tiedHead);
+
     internal override void PrepareInference()
     {
         base.PrepareInference();

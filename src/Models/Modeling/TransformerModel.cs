@@ -59,6 +59,9 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
             if (module is Layers.Linear linear) linear.PrepareInference();
     }
 
+    /// <summary>Every product with a packed CPU copy of its weight, so a weight update can pack its new weights ahead.</summary>
+    internal virtual IEnumerable<CpuPackedLinear> PackedProducts() => modules().OfType<Layers.Linear>().Select(l => l.Product);
+
     /// <summary>Hidden states [T, hidden] after the final norm.</summary>
     public override Tensor forward(ForwardBatch batch) => model.forward(batch);
 

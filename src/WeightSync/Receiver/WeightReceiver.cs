@@ -1,4 +1,6 @@
 using Rollout.Engine;
+using Rollout.Models.Layers;
+using Rollout.Models.Native;
 using TorchSharp;
 
 namespace Rollout.WeightSync.Receiver;
@@ -78,10 +80,14 @@ public sealed class WeightReceiver
 
     internal async Task ApplyAsync(IReadOnlyList<(torch.Tensor Target, torch.Tensor Source)> copies, long version, InFlightPolicy policy)
     {
+        // Off the loop, while the engine still steps: the new weights' packed CPU copies, so the step
+        // boundary only copies and swaps.
+        var packed = await Task.Run(() => PackAhead(copies));
         void Apply(StepBoundary boundary)
         {
             using (torch.no_grad())
                 foreach (var (target, source) in copies) target.copy_(source);
+            foreach (var (product, buffer) in packed) product.Install(buffer);
             boundary.PrepareInference();
             boundary.WeightVersion = version;
             if (policy == InFlightPolicy.Recompute) boundary.RecomputeRunning();
@@ -107,6 +113,38 @@ public sealed class WeightReceiver
     }
 
     internal void Committed(long version, string digest) => _digest = (version, digest);
+
+    /// <summary>
+    /// For every packed product whose weight the update touches (whole, or some rows of a fused one):
+    /// its new weight assembled from the current one and the staged rows, packed.
+    /// </summary>
+    List<(CpuPackedLinear Product, NativeBuffer Packed)> PackAhead(IReadOnlyList<(torch.Tensor Target, torch.Tensor Source)> copies)
+    {
+        var packed = new List<(CpuPackedLinear, NativeBuffer)>();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var product in _targets.Model.PackedProducts())
+        {
+            var weight = product.Weight;
+            var rows = copies.Select(c => (Rows: RowsWithin(c.Target, weight), c.Source)).Where(c => c.Rows is not null).ToList();
+            if (rows.Count == 0) continue;
+            var candidate = weight.detach().clone();
+            foreach (var (range, source) in rows) candidate.narrow(0, range!.Value.First, range.Value.Count).copy_(source);
+            if (product.PackAhead(candidate) is { } buffer) packed.Add((product, buffer));
+        }
+        return packed;
+    }
+
+    /// <summary>The rows of <paramref name="weight"/> that <paramref name="target"/> views, or null when it views none (fp32 CPU tensors only).</summary>
+    static unsafe (long First, long Count)? RowsWithin(torch.Tensor target, torch.Tensor weight)
+    {
+        if (weight.device_type != DeviceType.CPU || weight.dtype != torch.ScalarType.Float32 || target.dtype != weight.dtype
+            || target.device_type != DeviceType.CPU || weight.dim() != 2 || target.numel() == 0) return null;
+        long start = (long)(TensorData.Bytes(target) - TensorData.Bytes(weight));
+        long rowBytes = weight.shape[1] * sizeof(float);
+        if (start < 0 || start >= weight.shape[0] * rowBytes) return null;
+        return (start / rowBytes, target.shape[0]);
+    }
 
     /// <summary>The staging buffer for <paramref name="spec"/>: the one kept for its name when dtype and shape match, else a new one.</summary>
     internal torch.Tensor StagingBuffer(TensorSpec spec)

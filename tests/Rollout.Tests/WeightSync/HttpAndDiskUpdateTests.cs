@@ -106,6 +106,138 @@ public class HttpAndDiskUpdateTests
         Assert.Contains("versions only move forward", await stale.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task Two_trainers_pushing_at_once_one_commits_and_the_other_is_refused_cleanly()
+    {
+        using var b = WeightSets.Load(seed: 4321);
+        await using var server = await Serve();
+        using var http = new HttpClient();
+        var tensors = WeightSets.Tensors(b);
+        // The first trainer's stream stays open after its begin frame, so the update is in progress.
+        var manifest = ManifestBuilder.Build(tensors, new PushOptions());
+        var rest = new TaskCompletionSource<byte[]>();
+        using var first = new HttpRequestMessage(HttpMethod.Post, new Uri(server.Address, "/rl/weights"));
+        using (var begin = new MemoryStream())
+        {
+            Frame(begin, new WeightFrame { Type = "begin", Manifest = ManifestWire.From(manifest) });
+            first.Content = new HeldContent(begin.ToArray(), rest.Task);
+        }
+        first.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Admin);
+        var firstResponse = http.SendAsync(first);
+        await UntilAnUpdateIsOpen(server, http, tensors);
+        var second = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(tensors, new PushOptions()));
+        Assert.Contains("409", second.Message);
+
+        // The first trainer finishes its stream and commits.
+        using (var tail = new MemoryStream())
+        {
+            foreach (var spec in manifest.Tensors)
+            {
+                byte[] bytes = tensors[spec.Name].bytes.ToArray();
+                Frame(tail, new WeightFrame { Type = "data", Name = spec.Name, Offset = 0, Length = bytes.Length });
+                tail.Write(bytes);
+            }
+            Frame(tail, new WeightFrame { Type = "commit" });
+            rest.SetResult(tail.ToArray());
+        }
+        var committed = await firstResponse;
+        Assert.Equal(HttpStatusCode.OK, committed.StatusCode);
+        Assert.Equal(1L, (await Version(http, server)).Version);
+    }
+
+    [Fact]
+    public async Task A_sender_process_killed_mid_transfer_leaves_the_engine_as_it_was_and_free_for_the_next_update()
+    {
+        using var b = WeightSets.Load(seed: 4321);
+        await using var server = await Serve();
+        using var http = new HttpClient();
+        int[] before = await Generate(http, server);
+        var tensors = WeightSets.Tensors(b);
+        var manifest = ManifestBuilder.Build(tensors, new PushOptions());
+        string partial = Path.Combine(TinyModels.TempFolder(), "partial.bin");
+        long length;
+        using (var body = new MemoryStream())
+        {
+            Frame(body, new WeightFrame { Type = "begin", Manifest = ManifestWire.From(manifest) });
+            var first = manifest.Tensors[0];
+            Frame(body, new WeightFrame { Type = "data", Name = first.Name, Offset = 0, Length = first.ByteLength });
+            length = body.Length + manifest.Tensors.Sum(t => t.ByteLength) + 64;
+            body.Write(tensors[first.Name].bytes.ToArray()[..(int)(first.ByteLength / 2)]);
+            File.WriteAllBytes(partial, body.ToArray());
+        }
+        // A real process: it sends the headers and part of the body over a raw socket, then waits to be killed.
+        string request = $"POST /rl/weights HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {HttpWeightSender.ContentType}\r\n" +
+                         $"Authorization: Bearer {Admin}\r\nContent-Length: {length}\r\n\r\n";
+        using var sender = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash",
+            ["-c", $"exec 3<>/dev/tcp/127.0.0.1/{server.Address.Port}; printf '{request}' >&3; cat '{partial}' >&3; sleep 60"]) { UseShellExecute = false })!;
+        await UntilAnUpdateIsOpen(server, http, tensors);
+
+        sender.Kill();
+        await sender.WaitForExitAsync();
+
+        // Its update is abandoned: the next one goes through, from the version before it.
+        CommitResult? next = null;
+        for (int attempt = 0; attempt < 200 && next is null; attempt++)
+        {
+            Assert.Equal(0L, (await Version(http, server)).Version);
+            Assert.Equal(before, await Generate(http, server));
+            try
+            {
+                next = await new HttpWeightSender(server.Address, Admin, http).PushAsync(tensors, new PushOptions());
+            }
+            catch (WeightUpdateException e) when (e.Message.Contains("409"))
+            {
+                await Task.Delay(25);
+            }
+        }
+        Assert.NotNull(next);
+        Assert.Equal(1, next.Version);
+    }
+
+    /// <summary>
+    /// Returns once the server has an update open: probes with a manifest it would refuse anyway (a full
+    /// update lacking a tensor), which is answered 409 while another update is open and 400 otherwise,
+    /// so the probe itself never commits.
+    /// </summary>
+    static async Task UntilAnUpdateIsOpen(RolloutServer server, HttpClient http, Dictionary<string, TorchSharp.torch.Tensor> tensors)
+    {
+        var lacking = tensors.Skip(1).ToDictionary();
+        for (int attempt = 0; attempt < 400; attempt++)
+        {
+            var e = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(lacking, new PushOptions()));
+            if (e.Message.Contains("409")) return;
+            await Task.Delay(25);
+        }
+        Assert.Fail("no update was ever open");
+    }
+
+    /// <summary>A body sent in two parts: the first flushed at once, the rest once the test hands it over.</summary>
+    sealed class HeldContent : HttpContent
+    {
+        readonly byte[] _head;
+        readonly Task<byte[]> _rest;
+
+        public HeldContent(byte[] head, Task<byte[]> rest)
+        {
+            _head = head;
+            _rest = rest;
+            Headers.ContentType = new MediaTypeHeaderValue(HttpWeightSender.ContentType);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(_head);
+            await stream.FlushAsync();
+            await stream.WriteAsync(await _rest);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     static void Frame(Stream stream, WeightFrame frame)
     {
         byte[] header = MessagePack.MessagePackSerializer.Serialize(frame);
