@@ -62,6 +62,9 @@ public sealed class RolloutServer : IAsyncDisposable
             builder.WebHost.ConfigureKestrel(kestrel =>
             {
                 kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+                // Room for a weight update's frames to queue while they are staged: at the 1 MiB default
+                // Kestrel stops reading the socket every few frames.
+                kestrel.Limits.MaxRequestBufferSize = 16L << 20;
                 kestrel.Listen(endpoint);
             });
             builder.Logging.ClearProviders();

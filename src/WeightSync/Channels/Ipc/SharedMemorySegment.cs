@@ -28,6 +28,8 @@ internal sealed unsafe class SharedMemorySegment : IDisposable
         byte* data = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref data);
         _data = data + _view.PointerOffset;
+        // A copy through a fresh mapping would otherwise take one page fault every 4 KB.
+        if (length > 0) Rollout.Models.Native.Libc.Populate((nint)_data, (nint)length, writable);
     }
 
     public string Path { get; }
