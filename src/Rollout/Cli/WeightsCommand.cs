@@ -21,7 +21,7 @@ internal static class WeightsCommand
         var version = CliOptions.Integer<long>("--version", "N", "the version to install (default: each server's current + 1)", 0, min: 1);
         var partial = CliOptions.Flag("--partial", "the checkpoint holds a subset of the tensors (else it must hold all)");
         var inFlight = CliOptions.Choice("--in-flight", "what happens to requests running when the update applies", "wait", "abort", "keep", "recompute");
-        var command = new Command("push", "Pushes a safetensors checkpoint to each server over HTTP; exit 0 only when every server committed.")
+        var command = new Command("push", "Pushes a safetensors checkpoint to each server (over HTTP, or shared memory for unix:SOCKET); exit 0 only when every server committed.")
         {
             checkpoint, to, adminToken, version, partial, inFlight,
         };
