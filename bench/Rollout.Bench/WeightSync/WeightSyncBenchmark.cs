@@ -150,18 +150,21 @@ internal static partial class WeightSyncBenchmark
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = quick ? 64 : 400, IgnoreEos = true };
         var requests = Enumerable.Range(0, 64).Select(_ => engine.AddRequest(Enumerable.Range(0, 32).Select(_ => random.Next(3, 300)).ToArray(), sampling)).ToArray();
         var steps = new List<long>();
+        var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var timing = Task.Run(async () =>
         {
-            await foreach (var _ in requests[0].Outputs) lock (steps) steps.Add(Stopwatch.GetTimestamp());
+            await foreach (var _ in requests[0].Outputs)
+                lock (steps)
+                {
+                    steps.Add(Stopwatch.GetTimestamp());
+                    if (steps.Count == 8) warm.SetResult();
+                }
         });
-        while (true)
-        {
-            lock (steps) if (steps.Count >= 8) break;
-            Thread.Sleep(10);
-        }
+        warm.Task.GetAwaiter().GetResult();
         var windows = new List<(long Start, long End)>();
         for (int i = 0; i < 5; i++)
         {
+            // Updates spaced out so each lands among ordinary decode steps, not right after the previous one.
             Thread.Sleep(quick ? 20 : 300);
             long start = Stopwatch.GetTimestamp();
             sender.PushAsync(update, new PushOptions { InFlight = InFlightPolicy.Keep }).GetAwaiter().GetResult();

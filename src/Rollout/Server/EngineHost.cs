@@ -101,11 +101,11 @@ internal sealed class EngineHost : IDisposable
             for (int i = 0; i < prompts.Count; i++)
                 group.Add(Engine.AddRequest(prompts[i], sampling[i], $"{groupId}/{i}"), cancellationToken);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException)
         {
             // Everything was checked above: what is left is an id whose last requests the engine is still aborting.
             group.Dispose();
-            throw new ApiException(System.Net.HttpStatusCode.Conflict, $"request id '{groupId}' is still in use: {e.Message.Split(" (Parameter")[0]}", param: "X-Request-Id");
+            throw new ApiException(System.Net.HttpStatusCode.Conflict, $"request id '{groupId}' is still in use by requests being aborted", param: "X-Request-Id");
         }
         catch
         {

@@ -128,11 +128,20 @@ public sealed class WeightReceiver
             var weight = product.Weight;
             var rows = copies.Select(c => (Rows: RowsWithin(c.Target, weight), c.Source)).Where(c => c.Rows is not null).ToList();
             if (rows.Count == 0) continue;
-            var candidate = weight.detach().clone();
-            foreach (var (range, source) in rows) candidate.narrow(0, range!.Value.First, range.Value.Count).copy_(source);
+            // A weight sent whole is packed from its staged copy; only a partly sent one is assembled first.
+            var candidate = rows is [{ Rows.Count: var count, Source: var whole }] && count == weight.shape[0]
+                ? whole.to(weight.dtype)
+                : Assemble(weight, rows);
             if (product.PackAhead(candidate) is { } buffer) packed.Add((product, buffer));
         }
         return packed;
+    }
+
+    static torch.Tensor Assemble(torch.Tensor weight, List<((long First, long Count)? Rows, torch.Tensor Source)> rows)
+    {
+        var candidate = weight.detach().clone();
+        foreach (var (range, source) in rows) candidate.narrow(0, range!.Value.First, range.Value.Count).copy_(source);
+        return candidate;
     }
 
     /// <summary>The rows of <paramref name="weight"/> that <paramref name="target"/> views, or null when it views none (fp32 CPU tensors only).</summary>
