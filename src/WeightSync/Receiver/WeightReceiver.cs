@@ -15,11 +15,14 @@ public sealed class WeightReceiver
     readonly LlmEngine _engine;
     readonly WeightTargets _targets;
     readonly SemaphoreSlim _gate = new(1, 1);
+    // Held while the served weights change or are hashed, so a digest never mixes two versions; apart
+    // from the update gate, so asking for the digest never makes a push find the engine busy.
+    readonly SemaphoreSlim _weightsLock = new(1, 1);
     // Staging buffers by tensor name, kept between updates: a second copy of the weights, warm, so an
     // update's bytes land in memory the kernel has already mapped.
     readonly Dictionary<string, torch.Tensor> _staging = new(StringComparer.Ordinal);
     long _version;
-    (long Version, string Sha256)? _digest;
+    VersionDigest? _digest;
 
     /// <summary>A receiver for <paramref name="engine"/>, starting from the version it serves.</summary>
     public WeightReceiver(LlmEngine engine)
@@ -36,13 +39,16 @@ public sealed class WeightReceiver
     public torch.ScalarType DType => _engine.Model.Options.DType;
 
     /// <summary>
-    /// Opens an update: checks its version (strictly above the current one; null takes current + 1) and
-    /// every tensor it announces; nothing is staged when anything is wrong.
+    /// Opens an update: checks every tensor it announces, then its version (strictly above the current
+    /// one; null takes current + 1); nothing is staged when anything is wrong. A manifest refused on its
+    /// own is refused before the gate, so it never makes a concurrent update find the engine busy.
     /// </summary>
     /// <exception cref="WeightUpdateException">Another update is open, or the manifest is refused.</exception>
     public UpdateSession Begin(UpdateManifest manifest)
     {
         ArgumentNullException.ThrowIfNull(manifest);
+        if (!Enum.IsDefined(manifest.InFlight)) throw new WeightUpdateException($"unknown in-flight policy {manifest.InFlight}");
+        _targets.Check(manifest);
         if (!_gate.Wait(0)) throw new WeightUpdateBusyException();
         try
         {
@@ -50,8 +56,6 @@ public sealed class WeightReceiver
             long version = manifest.Version ?? current + 1;
             if (version <= current)
                 throw new WeightUpdateException($"version {version} is not newer than the engine's {current}: versions only move forward");
-            if (!Enum.IsDefined(manifest.InFlight)) throw new WeightUpdateException($"unknown in-flight policy {manifest.InFlight}");
-            _targets.Check(manifest);
             return new UpdateSession(this, _targets, manifest, version);
         }
         catch
@@ -64,17 +68,17 @@ public sealed class WeightReceiver
     /// <summary>The served version and the SHA-256 of the served weights (<see cref="WeightDigest"/>), computed off the engine loop and kept per version.</summary>
     public async Task<(long Version, string Sha256)> CurrentAsync(CancellationToken cancellationToken = default)
     {
-        await _gate.WaitAsync(cancellationToken);
+        await _weightsLock.WaitAsync(cancellationToken);
         try
         {
-            if (_digest is { } known && known.Version == Version) return known;
-            string digest = await Task.Run(() => WeightDigest.Compute(_targets.Model.CheckpointTensors()), cancellationToken);
-            _digest = (Version, digest);
-            return _digest.Value;
+            long version = Version;
+            if (_digest is not { } known || known.Version != version)
+                _digest = known = new VersionDigest(version, await Task.Run(() => WeightDigest.Compute(_targets.Model.CheckpointTensors()), cancellationToken));
+            return (known.Version, known.Sha256);
         }
         finally
         {
-            _gate.Release();
+            _weightsLock.Release();
         }
     }
 
@@ -93,12 +97,26 @@ public sealed class WeightReceiver
             if (policy == InFlightPolicy.Recompute) boundary.RecomputeRunning();
         }
 
+        async Task ApplyAndMove()
+        {
+            await _weightsLock.WaitAsync();
+            try
+            {
+                await _engine.RunAtStepBoundaryAsync(b => { Apply(b); return true; });
+                Interlocked.Exchange(ref _version, version);
+            }
+            finally
+            {
+                _weightsLock.Release();
+            }
+        }
+
         if (policy is InFlightPolicy.Wait or InFlightPolicy.Abort)
         {
             await _engine.PauseAsync(policy == InFlightPolicy.Wait ? PauseMode.Wait : PauseMode.Abort);
             try
             {
-                await _engine.RunAtStepBoundaryAsync(b => { Apply(b); return true; });
+                await ApplyAndMove();
             }
             finally
             {
@@ -107,12 +125,13 @@ public sealed class WeightReceiver
         }
         else
         {
-            await _engine.RunAtStepBoundaryAsync(b => { Apply(b); return true; });
+            await ApplyAndMove();
         }
-        Interlocked.Exchange(ref _version, version);
     }
 
-    internal void Committed(long version, string digest) => _digest = (version, digest);
+    internal void Committed(long version, string digest) => _digest = new VersionDigest(version, digest);
+
+    sealed record VersionDigest(long Version, string Sha256);
 
     /// <summary>
     /// For every packed product whose weight the update touches (whole, or some rows of a fused one):

@@ -195,17 +195,17 @@ public class HttpAndDiskUpdateTests
     }
 
     /// <summary>
-    /// Returns once the server has an update open: probes with a manifest it would refuse anyway (a full
-    /// update lacking a tensor), which is answered 409 while another update is open and 400 otherwise,
-    /// so the probe itself never commits.
+    /// Returns once the server has an update open: probes with a valid manifest at a version that is not
+    /// newer, which is answered 409 while another update is open and 400 otherwise, so the probe itself
+    /// never commits and never holds the gate.
     /// </summary>
     static async Task UntilAnUpdateIsOpen(RolloutServer server, HttpClient http, Dictionary<string, TorchSharp.torch.Tensor> tensors)
     {
-        var lacking = tensors.Skip(1).ToDictionary();
         for (int attempt = 0; attempt < 400; attempt++)
         {
-            var e = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(lacking, new PushOptions()));
+            var e = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(tensors, new PushOptions { Version = 0 }));
             if (e.Message.Contains("409")) return;
+            Assert.Contains("not newer", e.Message);
             await Task.Delay(25);
         }
         Assert.Fail("no update was ever open");

@@ -141,6 +141,27 @@ public class InProcessUpdateTests
         Assert.Equal(1, (await new InProcessWeightSender(receiver).PushAsync(WeightSets.Tensors(b), new PushOptions())).Version);
     }
 
+    [Fact]
+    public async Task A_manifest_refused_on_its_own_never_makes_the_open_update_busy_and_asking_the_digest_never_does()
+    {
+        using var s = new UpdateScenario();
+        var (b, receiver) = (s.B, s.Receiver);
+        var tensors = WeightSets.Tensors(b);
+        var lacking = tensors.Skip(1).ToDictionary();
+        var open = receiver.Begin(ManifestBuilder.Build(tensors, new PushOptions()));
+        // While an update is open, a manifest that could never apply says why, not "busy".
+        var refused = Assert.ThrowsAny<WeightUpdateException>(() => receiver.Begin(ManifestBuilder.Build(lacking, new PushOptions())));
+        Assert.IsNotType<WeightUpdateBusyException>(refused);
+        open.Dispose();
+
+        // A digest being computed does not hold the update gate.
+        var digest = receiver.CurrentAsync();
+        using (receiver.Begin(ManifestBuilder.Build(tensors, new PushOptions()))) { }
+        Assert.Equal(0L, (await digest).Version);
+        Assert.Equal(1, (await new InProcessWeightSender(receiver).PushAsync(tensors, new PushOptions())).Version);
+        Assert.Equal(1L, (await receiver.CurrentAsync()).Version);
+    }
+
     static Dictionary<string, torch.Tensor> Replace(Dictionary<string, torch.Tensor> tensors, string name, torch.Tensor tensor)
     {
         var copy = new Dictionary<string, torch.Tensor>(tensors) { [name] = tensor };
