@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Rollout.Engine.Core;
+using Rollout.Engine.Requests;
 using Rollout.Engine.Sampling;
 using Rollout.Models;
 using Rollout.Models.Loading;
@@ -13,7 +14,8 @@ namespace Rollout.Engine;
 /// The generation engine: requests in from any thread, outputs out as async streams, one loop
 /// thread stepping the model (continuous batching over a paged KV cache with prefix caching).
 /// Between steps it applies queued requests, aborts, pauses and step-boundary actions (where weight
-/// updates go), so a step never sees a half-applied change.
+/// updates go), so a step never sees a half-applied change. Over a causal language model it generates and
+/// scores tokens; over a reward model (a sequence-classification head with one label) it computes rewards.
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
@@ -26,20 +28,19 @@ public sealed class LlmEngine : IDisposable
     // Loop-thread state: whether stepping stopped, whether new requests are held back (and which), who waits for the engine to drain.
     volatile bool _paused;
     volatile bool _holding;
-    readonly List<(string RequestId, IReadOnlyList<int> Prompt, SamplingParams Sampling, Action Add)> _held = [];
+    readonly List<HeldRequest> _held = [];
     readonly List<TaskCompletionSource> _drainWaiters = [];
     volatile bool _stopping;
     long _nextRequestId;
 
-    /// <summary>Starts an engine over a loaded causal language model.</summary>
-    /// <exception cref="ArgumentException">The model is not a causal LM, or the options are invalid.</exception>
+    /// <summary>Starts an engine over a loaded causal language model or reward model.</summary>
+    /// <exception cref="ArgumentException">The model is neither a causal LM nor a reward model with one label, or the options are invalid.</exception>
     public static LlmEngine Create(LoadedModel model, EngineOptions? options = null) =>
-        model.Model is CausalLanguageModel lm
-            ? new LlmEngine(lm, model.Tokenizer, model.StopTokenIds, options)
-            : throw new ArgumentException($"{model.Config.Architecture} is not a causal language model: the engine generates text", nameof(model));
+        new(model.Model, model.Tokenizer, model.StopTokenIds, options);
 
     /// <summary>Starts an engine; <paramref name="eosTokenIds"/> end a completion unless a request ignores EOS.</summary>
-    public LlmEngine(CausalLanguageModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions? options = null)
+    /// <exception cref="ArgumentException">The model is neither a causal LM nor a reward model with one label, or the options are invalid.</exception>
+    public LlmEngine(TransformerModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions? options = null)
     {
         _core = new EngineCore(model, tokenizer, eosTokenIds, options ?? new EngineOptions());
         Tokenizer = tokenizer;
@@ -55,7 +56,7 @@ public sealed class LlmEngine : IDisposable
     public int MaxModelLength => _core.MaxModelLength;
 
     /// <summary>The served model. Read it freely; change its parameters only inside <see cref="RunAtStepBoundaryAsync{T}"/>.</summary>
-    public CausalLanguageModel Model => _core.Model;
+    public TransformerModel Model => _core.Model;
 
     /// <summary>The model's tokenizer, if it has one.</summary>
     public ITextTokenizer? Tokenizer { get; }
@@ -66,7 +67,8 @@ public sealed class LlmEngine : IDisposable
     /// <summary>
     /// Queues a request. Invalid input throws here and nothing is queued:
     /// <see cref="InvalidSamplingParametersException"/> for parameters, <see cref="ArgumentException"/>
-    /// for the prompt or a request id already in use.
+    /// for the prompt or a request id already in use, <see cref="InvalidOperationException"/> when the
+    /// engine serves a reward model.
     /// </summary>
     public GenerationRequest AddRequest(IReadOnlyList<int> promptTokenIds, SamplingParams sampling, string? requestId = null)
     {
@@ -75,7 +77,7 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(sampling);
         var prompt = promptTokenIds.ToArray();
         _core.Validate(prompt, sampling);
-        requestId ??= $"req-{Interlocked.Increment(ref _nextRequestId)}";
+        requestId ??= NextId("req");
         var channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         if (!_streams.TryAdd(requestId, channel.Writer))
             throw new ArgumentException($"request id '{requestId}' is already in use", nameof(requestId));
@@ -90,18 +92,111 @@ public sealed class LlmEngine : IDisposable
                 if (_streams.TryRemove(requestId, out var writer)) writer.TryComplete(e);
             }
         }
-        Enqueue(() =>
-        {
-            if (_holding) _held.Add((requestId, prompt, sampling, Add));
-            else Add();
-        });
+        Admit(new HeldRequest(requestId, Add, () => Publish(AbortedBeforeStart(requestId, prompt, sampling))));
         return new GenerationRequest(requestId, channel.Reader.ReadAllAsync());
     }
 
     /// <summary>
+    /// The logprob of every completion token given the prompt and the completion tokens before it, under the
+    /// engine's current weights, all computed by one weight version (a weight update landing half-way has the
+    /// sequence recomputed). It runs in the engine loop like a prompt that samples nothing: batched with other
+    /// requests, chunked under the token budget, prefix-cached. <see cref="LogprobsMode.Raw"/> is the model's
+    /// <c>log_softmax</c>; <see cref="LogprobsMode.Processed"/> applies <paramref name="processing"/>'s
+    /// transforms (temperature, top-k/p, min-p, penalties, logit bias) first, as the sampler would when
+    /// drawing that completion, so filtered-out tokens score -infinity. Invalid input throws here and nothing
+    /// is queued (<see cref="ValidateScore"/>); an empty completion scores as empty. Cancelling aborts the
+    /// request and frees its KV.
+    /// </summary>
+    public Task<ScoreResult> ScoreAsync(IReadOnlyList<int> promptTokenIds, IReadOnlyList<int> completionTokenIds, LogprobsMode mode = LogprobsMode.Raw,
+        SamplingParams? processing = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ArgumentNullException.ThrowIfNull(promptTokenIds);
+        ArgumentNullException.ThrowIfNull(completionTokenIds);
+        if (completionTokenIds.Count == 0)
+        {
+            _core.ValidateScoring(promptTokenIds, completionTokenIds, mode, processing);
+            return Task.FromResult(new ScoreResult([], _metrics.WeightVersion));
+        }
+        return SubmitAsync(_core.CreateScoring(NextId("score"), promptTokenIds, completionTokenIds, mode, processing), cancellationToken);
+    }
+
+    /// <summary>
+    /// Throws, as <see cref="ScoreAsync"/> would, when a completion could never be scored:
+    /// <see cref="InvalidOperationException"/> when the engine serves a reward model,
+    /// <see cref="InvalidSamplingParametersException"/> for <paramref name="processing"/>,
+    /// <see cref="ArgumentException"/> for an empty prompt, tokens outside the vocabulary or prompt and
+    /// completion longer than <see cref="MaxModelLength"/>.
+    /// </summary>
+    public void ValidateScore(IReadOnlyList<int> promptTokenIds, IReadOnlyList<int> completionTokenIds, LogprobsMode mode = LogprobsMode.Raw,
+        SamplingParams? processing = null)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokenIds);
+        ArgumentNullException.ThrowIfNull(completionTokenIds);
+        _core.ValidateScoring(promptTokenIds, completionTokenIds, mode, processing);
+    }
+
+    /// <summary>
+    /// The reward model's score of a sequence: its sequence-classification head at the last token (as HF
+    /// computes it), under the current weights. Runs in the engine loop like a prompt that samples nothing,
+    /// prefix-cached. Invalid input throws here and nothing is queued (<see cref="ValidateReward"/>);
+    /// cancelling aborts the request and frees its KV.
+    /// </summary>
+    public Task<RewardResult> RewardAsync(IReadOnlyList<int> tokenIds, CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        return SubmitAsync(_core.CreateReward(NextId("reward"), tokenIds), ct);
+    }
+
+    /// <summary>
+    /// Throws, as <see cref="RewardAsync"/> would, when a sequence could never get a reward:
+    /// <see cref="InvalidOperationException"/> when the engine serves no reward model,
+    /// <see cref="ArgumentException"/> for no tokens, tokens outside the vocabulary or more than <see cref="MaxModelLength"/>.
+    /// </summary>
+    public void ValidateReward(IReadOnlyList<int> tokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(tokenIds);
+        _core.ValidateReward(tokenIds);
+    }
+
+    async Task<T> SubmitAsync<T>(PrefillRequest<T> request, CancellationToken cancellationToken)
+    {
+        void Add()
+        {
+            // Cancelled while a pause held it back: nothing left to compute.
+            if (request.Task.IsCompleted) return;
+            try
+            {
+                _core.Add(request);
+            }
+            catch (Exception e)
+            {
+                request.Fail(e);
+            }
+        }
+        Admit(new HeldRequest(request.Id, Add, () => request.Cancel()));
+        await using var cancelOnLoop = cancellationToken.Register(() =>
+        {
+            if (!_stopping) Enqueue(() => _core.Cancel(request, cancellationToken));
+        });
+        return await request.Task;
+    }
+
+    /// <summary>Adds a request on the loop, or holds it back while a pause holds new requests.</summary>
+    void Admit(HeldRequest request) => Enqueue(() =>
+    {
+        if (_holding) _held.Add(request);
+        else request.Add();
+    });
+
+    string NextId(string kind) => $"{kind}-{Interlocked.Increment(ref _nextRequestId)}";
+
+    /// <summary>
     /// Throws, as <see cref="AddRequest"/> would, when a request could never run: bad parameters
     /// (<see cref="InvalidSamplingParametersException"/>), tokens outside the vocabulary or no room to
-    /// generate (<see cref="ArgumentException"/>). Lets a caller check a batch of requests before adding any.
+    /// generate (<see cref="ArgumentException"/>), a reward model (<see cref="InvalidOperationException"/>).
+    /// Lets a caller check a batch of requests before adding any.
     /// </summary>
     public void Validate(IReadOnlyList<int> promptTokenIds, SamplingParams sampling)
     {
@@ -164,7 +259,7 @@ public sealed class LlmEngine : IDisposable
             if (_core.Abort(requestId) is { } final) Publish(final);
             else if (_held.FindIndex(h => h.RequestId == requestId) is >= 0 and var i)
             {
-                Publish(AbortedBeforeStart(_held[i].RequestId, _held[i].Prompt, _held[i].Sampling));
+                _held[i].Abort();
                 _held.RemoveAt(i);
             }
         });
@@ -217,10 +312,11 @@ public sealed class LlmEngine : IDisposable
 
     int AbortEverything()
     {
+        int prefills = _core.PrefillRequests;
         var finals = _core.AbortAll();
         foreach (var final in finals) Publish(final);
-        foreach (var held in _held) Publish(AbortedBeforeStart(held.RequestId, held.Prompt, held.Sampling));
-        int count = finals.Count + _held.Count;
+        foreach (var held in _held) held.Abort();
+        int count = prefills + finals.Count + _held.Count;
         _held.Clear();
         return count;
     }
@@ -298,7 +394,7 @@ public sealed class LlmEngine : IDisposable
             catch (Exception e)
             {
                 var failure = new EngineStepException($"an engine step failed: {e.Message}", e);
-                foreach (var final in _core.AbortAll())
+                foreach (var final in _core.AbortAll(failure))
                 {
                     if (_streams.TryRemove(final.RequestId, out var writer)) writer.TryComplete(failure);
                 }
@@ -332,6 +428,9 @@ public sealed class LlmEngine : IDisposable
         _commands.Enqueue(command);
         _wake.Release();
     }
+
+    /// <summary>A request a pause holds back: how to add it once the engine resumes, and how to end it if it is aborted first.</summary>
+    readonly record struct HeldRequest(string RequestId, Action Add, Action Abort);
 
     IReadOnlyList<int> Encode(string prompt) =>
         (Tokenizer ?? throw new InvalidOperationException("this model has no tokenizer: pass token ids")).Encode(prompt, addSpecialTokens: true);

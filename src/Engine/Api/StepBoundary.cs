@@ -15,7 +15,7 @@ public sealed class StepBoundary
     internal StepBoundary(EngineCore core) => _core = core;
 
     /// <summary>The served model; its parameters may be copied into here.</summary>
-    public CausalLanguageModel Model => _core.Model;
+    public TransformerModel Model => _core.Model;
 
     /// <summary>The version stamped on tokens generated from now on. Prefix-cache entries of other versions never match.</summary>
     public long WeightVersion

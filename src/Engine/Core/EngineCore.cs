@@ -16,12 +16,16 @@ namespace Rollout.Engine.Core;
 /// <summary>
 /// The synchronous heart of the engine: requests in, one <see cref="Step"/> at a time. A step
 /// schedules, runs the model, samples, and applies the results; it returns the snapshots of the
-/// requests it changed. Not thread-safe: <see cref="LlmEngine"/> drives it from one loop thread,
-/// tests drive it directly to control exactly when requests arrive.
+/// requests it changed. Generation needs a causal LM; prefill-only requests (<see cref="PrefillRequest"/>:
+/// scoring over a causal LM, rewards over a reward model) share the same steps and sample nothing. Not
+/// thread-safe: <see cref="LlmEngine"/> drives it from one loop thread, tests drive it directly to control
+/// exactly when requests arrive.
 /// </summary>
 internal sealed class EngineCore : IDisposable
 {
-    readonly CausalLanguageModel _model;
+    readonly TransformerModel _model;
+    // Null for a reward model: it neither generates nor scores tokens.
+    readonly CausalLanguageModel? _languageModel;
     readonly ITextTokenizer? _tokenizer;
     readonly IReadOnlyCollection<int> _eosTokenIds;
     readonly PagedKvTensors _kv;
@@ -30,14 +34,20 @@ internal sealed class EngineCore : IDisposable
     readonly ModelRunner _runner;
     readonly Sampler _sampler;
     readonly Dictionary<string, RequestState> _requests = [];
+    readonly HashSet<PrefillRequest> _prefills = [];
     readonly EngineStatistics _stats = new();
 
-    public EngineCore(CausalLanguageModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions options)
+    /// <exception cref="ArgumentException">The model is neither a causal LM nor a reward model with one label, or the options are invalid.</exception>
+    public EngineCore(TransformerModel model, ITextTokenizer? tokenizer, IReadOnlyCollection<int> eosTokenIds, EngineOptions options)
     {
         options.Validate();
+        if (model is not (CausalLanguageModel or SequenceClassificationModel { Config.NumLabels: 1 }))
+            throw new ArgumentException($"{model.Config.Architecture} with {model.Config.NumLabels} labels is neither a causal language model nor a reward model " +
+                "(a sequence-classification head with num_labels = 1): the engine serves only those", nameof(model));
         ProcessPatches.ForEngine(model.Options);
         model.PrepareInference();
         _model = model;
+        _languageModel = model as CausalLanguageModel;
         _tokenizer = tokenizer;
         _eosTokenIds = eosTokenIds;
         var dtype = model.Options.DType;
@@ -65,16 +75,27 @@ internal sealed class EngineCore : IDisposable
     /// <summary>Longest sequence (prompt + completion) the engine runs.</summary>
     public int MaxModelLength { get; }
 
-    public CausalLanguageModel Model => _model;
+    public TransformerModel Model => _model;
 
-    /// <summary>The version stamped on new tokens and mixed into prefix-cache keys.</summary>
+    /// <summary>
+    /// The version stamped on new tokens and mixed into prefix-cache keys. Changing it sends the prefill-only
+    /// requests that computed anything back to be recomputed: each answers under one version.
+    /// </summary>
     public long WeightVersion
     {
         get => _kvCache.WeightVersion;
-        set => _kvCache.WeightVersion = value;
+        set
+        {
+            if (value == _kvCache.WeightVersion) return;
+            _kvCache.WeightVersion = value;
+            if (_prefills.Count > 0) _scheduler.Preempt(seq => seq.PrefillOnly);
+        }
     }
 
     public bool HasUnfinished => _scheduler.HasUnfinished;
+
+    /// <summary>Prefill-only requests (scoring, rewards) not yet answered.</summary>
+    public int PrefillRequests => _prefills.Count;
 
     /// <summary>Checks a request and queues its completions; throws, changing nothing, when it is invalid.</summary>
     public RequestState Add(string requestId, IReadOnlyList<int> promptTokenIds, SamplingParams sampling)
@@ -95,14 +116,10 @@ internal sealed class EngineCore : IDisposable
     public void Validate(IReadOnlyList<int> promptTokenIds, SamplingParams sampling)
     {
         ArgumentNullException.ThrowIfNull(sampling);
-        int vocab = _model.Config.VocabSize;
-        sampling.Validate(vocab);
+        RequireLanguageModel("generate");
+        sampling.Validate(_model.Config.VocabSize);
         if (promptTokenIds.Count == 0) throw new ArgumentException("the prompt needs at least one token", nameof(promptTokenIds));
-        for (int i = 0; i < promptTokenIds.Count; i++)
-        {
-            if ((uint)promptTokenIds[i] >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(promptTokenIds), $"prompt token {i} is {promptTokenIds[i]}, outside the vocabulary [0, {vocab})");
-        }
+        CheckVocabulary(promptTokenIds, "prompt", nameof(promptTokenIds));
         if (promptTokenIds.Count >= MaxModelLength)
             throw new ArgumentException($"a {promptTokenIds.Count}-token prompt leaves no room to generate within the engine's {MaxModelLength}-token context", nameof(promptTokenIds));
         if (sampling.MaxTokens is int max && promptTokenIds.Count + max > MaxModelLength)
@@ -110,6 +127,86 @@ internal sealed class EngineCore : IDisposable
                 $"max_tokens ({max}) plus the {promptTokenIds.Count}-token prompt exceeds the engine's {MaxModelLength}-token context");
         if (sampling.Stop.Count > 0 && _tokenizer is null)
             throw new InvalidSamplingParametersException("stop", "stop strings need a tokenizer and this model has none");
+    }
+
+    /// <summary>
+    /// Throws when a completion could never be scored: the model is no causal LM, bad processing parameters,
+    /// an empty prompt, tokens outside the vocabulary, or prompt and completion longer than the context.
+    /// Reads only what never changes, so any thread may call it.
+    /// </summary>
+    public void ValidateScoring(IReadOnlyList<int> promptTokenIds, IReadOnlyList<int> completionTokenIds, LogprobsMode mode, SamplingParams? processing)
+    {
+        RequireLanguageModel("score tokens");
+        if (!Enum.IsDefined(mode)) throw new ArgumentOutOfRangeException(nameof(mode), mode, "the logprobs mode must be raw or processed");
+        processing?.Validate(_model.Config.VocabSize);
+        if (promptTokenIds.Count == 0)
+            throw new ArgumentException("the prompt needs at least one token: the first completion token is scored given it", nameof(promptTokenIds));
+        CheckVocabulary(promptTokenIds, "prompt", nameof(promptTokenIds));
+        CheckVocabulary(completionTokenIds, "completion", nameof(completionTokenIds));
+        if (promptTokenIds.Count + completionTokenIds.Count > MaxModelLength)
+            throw new ArgumentException($"the {promptTokenIds.Count}-token prompt and {completionTokenIds.Count}-token completion exceed the engine's {MaxModelLength}-token context", nameof(completionTokenIds));
+    }
+
+    /// <summary>Checks a completion (<see cref="ValidateScoring"/>) and makes the request that scores it; any thread.</summary>
+    public ScoringRequest CreateScoring(string requestId, IReadOnlyList<int> promptTokenIds, IReadOnlyList<int> completionTokenIds,
+        LogprobsMode mode, SamplingParams? processing)
+    {
+        ValidateScoring(promptTokenIds, completionTokenIds, mode, processing);
+        int[] prompt = [.. promptTokenIds];
+        int[] completion = [.. completionTokenIds];
+        var scorer = new CompletionScorer(_languageModel!, prompt, completion, mode, processing ?? new SamplingParams(), _eosTokenIds);
+        return new ScoringRequest(requestId, prompt, completion, scorer);
+    }
+
+    /// <summary>
+    /// Throws when a sequence could never get a reward: the model is no reward model, no tokens, tokens
+    /// outside the vocabulary, or more than the context. Any thread.
+    /// </summary>
+    public void ValidateReward(IReadOnlyList<int> tokenIds)
+    {
+        if (_model is not SequenceClassificationModel)
+            throw new InvalidOperationException($"{_model.Config.Architecture} is not a reward model: load a sequence-classification model to compute rewards");
+        if (tokenIds.Count == 0) throw new ArgumentException("the sequence needs at least one token", nameof(tokenIds));
+        CheckVocabulary(tokenIds, "sequence", nameof(tokenIds));
+        if (tokenIds.Count > MaxModelLength)
+            throw new ArgumentException($"a {tokenIds.Count}-token sequence exceeds the engine's {MaxModelLength}-token context", nameof(tokenIds));
+    }
+
+    /// <summary>Checks a sequence (<see cref="ValidateReward"/>) and makes the request that computes its reward; any thread.</summary>
+    public RewardRequest CreateReward(string requestId, IReadOnlyList<int> tokenIds)
+    {
+        ValidateReward(tokenIds);
+        return new RewardRequest(requestId, [.. tokenIds], (SequenceClassificationModel)_model);
+    }
+
+    /// <summary>Queues a prefill-only request; throws, changing nothing, when the scheduler could never run it.</summary>
+    public void Add(PrefillRequest request)
+    {
+        _scheduler.Add(request.Sequence);
+        _prefills.Add(request);
+    }
+
+    /// <summary>Ends a prefill-only request as cancelled, freeing its KV; nothing happens to one that already ended.</summary>
+    public void Cancel(PrefillRequest request, CancellationToken cancellationToken = default)
+    {
+        if (_prefills.Remove(request)) _scheduler.Abort(request.Sequence);
+        request.Cancel(cancellationToken);
+    }
+
+    void RequireLanguageModel(string action)
+    {
+        if (_languageModel is null)
+            throw new InvalidOperationException($"{_model.Config.Architecture} is a reward model: it cannot {action}; it computes rewards (RewardAsync)");
+    }
+
+    void CheckVocabulary(IReadOnlyList<int> tokenIds, string what, string paramName)
+    {
+        int vocab = _model.Config.VocabSize;
+        for (int i = 0; i < tokenIds.Count; i++)
+        {
+            if ((uint)tokenIds[i] >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(paramName, $"{what} token {i} is {tokenIds[i]}, outside the vocabulary [0, {vocab})");
+        }
     }
 
     /// <summary>Aborts a request: its completions end with what they have. Returns its final snapshot, or null if unknown.</summary>
@@ -121,9 +218,21 @@ internal sealed class EngineCore : IDisposable
         return request.Snapshot();
     }
 
-    /// <summary>Aborts every request; returns their final snapshots.</summary>
-    public IReadOnlyList<RequestOutput> AbortAll() =>
-        _requests.Keys.ToArray().Select(id => Abort(id)!).ToArray();
+    /// <summary>
+    /// Aborts every request; returns the final snapshots of the generating ones. Prefill-only requests end
+    /// with <paramref name="failure"/>, or as cancelled when it is null.
+    /// </summary>
+    public IReadOnlyList<RequestOutput> AbortAll(Exception? failure = null)
+    {
+        foreach (var prefill in _prefills)
+        {
+            _scheduler.Abort(prefill.Sequence);
+            if (failure is null) prefill.Cancel();
+            else prefill.Fail(failure);
+        }
+        _prefills.Clear();
+        return _requests.Keys.ToArray().Select(id => Abort(id)!).ToArray();
+    }
 
     /// <summary>Sends every running sequence back to waiting without its KV, to be recomputed; returns how many.</summary>
     public int RecomputeRunning() => _scheduler.PreemptAll();
@@ -147,7 +256,7 @@ internal sealed class EngineCore : IDisposable
 
         var batch = Pack(scheduled);
         int promptTokens = scheduled.Scheduled.Sum(s => PromptTokensFed(s.Sequence, s.NumTokens));
-        var logits = _runner.Run(batch);
+        var logits = ReadHeads(scheduled, batch, _runner.Run(batch));
         long ranAt = Stopwatch.GetTimestamp();
         var draws = Sample(scheduled, batch, logits);
         long sampledAt = Stopwatch.GetTimestamp();
@@ -168,17 +277,52 @@ internal sealed class EngineCore : IDisposable
         {
             var tokens = new int[numTokens];
             seq.CopyTokens(seq.NumComputedTokens, tokens);
-            int rows = PromptLogprobRows(seq, numTokens) > 0 ? numTokens : samples ? 1 : 0;
+            int rows = seq.Prefill is { } prefill ? prefill.RowsIn(seq.NumComputedTokens, numTokens)
+                : PromptLogprobRows(seq, numTokens) > 0 ? numTokens : samples ? 1 : 0;
             batch.Add(new StepSequence(seq.ArrivalOrder, tokens, seq.NumComputedTokens, seq.BlockTable, rows));
         }
         return batch;
     }
 
     /// <summary>
+    /// Hands each prefill-only sequence the hidden states of its rows, and returns the logits of the other
+    /// sequences' rows, in order: every row of <paramref name="hidden"/> when no sequence only prefills;
+    /// null when no row is left for them.
+    /// </summary>
+    Tensor? ReadHeads(SchedulerOutput scheduled, List<StepSequence> batch, Tensor hidden)
+    {
+        if (!AnyPrefillOnly(scheduled)) return _languageModel!.ComputeLogits(hidden);
+        var generating = new List<long>();
+        long row = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            int rows = batch[i].LogitRows;
+            if (scheduled.Scheduled[i].Sequence.Prefill is { } prefill)
+            {
+                if (rows > 0) prefill.Read(hidden.narrow(0, row, rows), batch[i].ContextLength - rows);
+            }
+            else
+            {
+                for (int r = 0; r < rows; r++) generating.Add(row + r);
+            }
+            row += rows;
+        }
+        return generating.Count == 0 ? null : _languageModel!.ComputeLogits(hidden.index_select(0, tensor(generating.ToArray(), device: hidden.device)));
+    }
+
+    static bool AnyPrefillOnly(SchedulerOutput scheduled)
+    {
+        foreach (var s in scheduled.Scheduled)
+            if (s.Sequence.PrefillOnly) return true;
+        return false;
+    }
+
+    /// <summary>
     /// Records prompt logprobs and draws the next token of every sequence that samples, and the first
     /// token of the siblings forked from a prompt that just finished (they share its last row).
+    /// <paramref name="logits"/> holds the rows of the sequences that generate, as <see cref="ReadHeads"/> left them.
     /// </summary>
-    List<Draw> Sample(SchedulerOutput scheduled, List<StepSequence> batch, Tensor logits)
+    List<Draw> Sample(SchedulerOutput scheduled, List<StepSequence> batch, Tensor? logits)
     {
         var rows = new List<SamplingRow>();
         var rowIndex = new List<long>();
@@ -187,9 +331,10 @@ internal sealed class EngineCore : IDisposable
         for (int i = 0; i < batch.Count; i++)
         {
             var (seq, numTokens, samples) = scheduled.Scheduled[i];
+            if (seq.PrefillOnly) continue;
             int logitRows = batch[i].LogitRows;
             if (PromptLogprobRows(seq, numTokens) is int promptRows and > 0)
-                RecordPromptLogprobs(seq, logits.narrow(0, row, promptRows));
+                RecordPromptLogprobs(seq, logits!.narrow(0, row, promptRows));
             if (samples)
             {
                 var request = seq.Completion!.Request;
@@ -209,7 +354,7 @@ internal sealed class EngineCore : IDisposable
             }
             row += logitRows;
         }
-        if (rows.Count == 0) return [];
+        if (rows.Count == 0 || logits is null) return [];
         // Decode-only steps sample every logit row once, in order: no gather needed.
         bool everyRowInOrder = rowIndex.Count == logits.shape[0] && rowIndex.Select((r, i) => r == i).All(same => same);
         var chosen = _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(rowIndex.ToArray(), device: logits.device)), rows).Tokens;
@@ -220,8 +365,8 @@ internal sealed class EngineCore : IDisposable
 
     /// <summary>
     /// Applies a step's draws under the current weight version: forks start, the fed tokens' KV is
-    /// committed, each sampled token is appended and checked for an end; returns the snapshots of the
-    /// requests that changed.
+    /// committed, each sampled token is appended and checked for an end, prefill-only requests whose last
+    /// token was computed are answered; returns the snapshots of the generating requests that changed.
     /// </summary>
     IReadOnlyList<RequestOutput> Apply(SchedulerOutput scheduled, List<Draw> draws)
     {
@@ -232,8 +377,10 @@ internal sealed class EngineCore : IDisposable
         // Before the parents' results are applied: a parent that ends now frees its blocks, and its forks must own them first.
         foreach (var draw in draws)
             if (draw.Parent is { } parent) Fork(parent, draw.Sequence, draw.Token, version);
-        _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => d.Value.Token.TokenId),
+        var finished = _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => d.Value.Token.TokenId),
             seq => seq.Completion!.Accept(sampled[seq].Token, version, MaxModelLength, _eosTokenIds));
+        foreach (var seq in finished)
+            if (seq.Prefill is { } prefill && _prefills.Remove(prefill)) prefill.Complete(version);
 
         long now = Stopwatch.GetTimestamp();
         var changed = new List<RequestState>();

@@ -6,18 +6,19 @@ namespace Rollout.Engine.Execution;
 
 /// <summary>
 /// Executes one engine step: packs the scheduled sequences' new tokens into one varlen batch
-/// (decodes first), runs the model over the paged KV cache, and returns float32 logits only for the
-/// rows that sample, in the order the sequences were given.
+/// (decodes first), runs the model over the paged KV cache, and returns the hidden states of the rows
+/// a head reads, in the order the sequences were given. Which head, and what it makes of them, is the
+/// caller's business.
 /// </summary>
 internal sealed class ModelRunner
 {
-    readonly CausalLanguageModel _model;
+    readonly TransformerModel _model;
     readonly PagedKvTensors _kv;
     readonly Device _device;
     readonly int?[] _windows;
     readonly bool _fastKernels;
 
-    public ModelRunner(CausalLanguageModel model, PagedKvTensors kv)
+    public ModelRunner(TransformerModel model, PagedKvTensors kv)
     {
         _fastKernels = model.Options.FastCpuKernels;
         _model = model;
@@ -27,7 +28,7 @@ internal sealed class ModelRunner
     }
 
     /// <summary>
-    /// Runs <paramref name="sequences"/> and returns logits [sum of LogitRows, vocab]: for each
+    /// Runs <paramref name="sequences"/> and returns hidden states [sum of LogitRows, hidden]: for each
     /// sequence in the given order, its last LogitRows fed positions. The caller owns the result.
     /// </summary>
     public Tensor Run(IReadOnlyList<StepSequence> sequences)
@@ -56,7 +57,6 @@ internal sealed class ModelRunner
             new PagedAttention(_kv, packed, _windows, _device, _fastKernels));
         var hidden = _model.Forward(batch);
         var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
-        return _model.ComputeLogits(hidden, rows).MoveToOuterDisposeScope();
+        return hidden.index_select(0, rows).MoveToOuterDisposeScope();
     }
-
 }

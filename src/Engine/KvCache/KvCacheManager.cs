@@ -53,14 +53,16 @@ internal sealed class KvCacheManager
 
     /// <summary>
     /// Attaches the longest chain of cached full blocks that prefixes the sequence's tokens and marks
-    /// those tokens computed. The last token is never taken from the cache: the model must run on it
-    /// to produce the next token's logits. Returns the number of tokens hit.
+    /// those tokens computed. The last token, and any from <see cref="Sequence.ComputeFrom"/> on, is never
+    /// taken from the cache: the model must run on it for the head to read its hidden state. Returns the
+    /// number of tokens hit.
     /// </summary>
     public int AllocateForAdmission(Sequence seq)
     {
         if (seq.BlockTable.Count != 0 || seq.NumComputedTokens != 0)
             throw new InvalidOperationException($"{seq} already holds KV blocks");
-        int maxBlocks = _pool.EnablePrefixCaching && !seq.SkipsPrefixCache ? (seq.NumTokens - 1) / BlockSize : 0;
+        int cacheable = Math.Min(seq.NumTokens - 1, seq.ComputeFrom ?? int.MaxValue);
+        int maxBlocks = _pool.EnablePrefixCaching ? cacheable / BlockSize : 0;
         Span<int> tokens = stackalloc int[BlockSize];
         BlockHash? parent = null;
         for (int i = 0; i < maxBlocks; i++)

@@ -25,7 +25,9 @@ internal sealed class CompletionState
     {
         Request = request;
         var p = request.Params;
-        Sequence = new Sequence(request.Id, index, request.PromptTokenIds, this);
+        // Prompt logprobs need every prompt position computed, so the completion that reports them
+        // never takes its prompt from the prefix cache.
+        Sequence = new Sequence(request.Id, index, request.PromptTokenIds, this) { ComputeFrom = index == 0 && request.WantsPromptLogprobs ? 0 : null };
         if (tokenizer is not null)
         {
             _detokenizer = new IncrementalDetokenizer(tokenizer, p.SkipSpecialTokens, request.PromptTokenIds.Where(t => t < tokenizer.VocabSize).ToArray());

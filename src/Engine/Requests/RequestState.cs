@@ -22,9 +22,6 @@ internal sealed class RequestState
             if (k > 0) _promptTopLogprobs = new();
         }
         Completions = Enumerable.Range(0, sampling.N).Select(i => new CompletionState(this, i, tokenizer)).ToArray();
-        // Prompt logprobs need every prompt position computed, so the completion that reports them
-        // never takes its prompt from the prefix cache.
-        if (WantsPromptLogprobs) Completions[0].Sequence.SkipsPrefixCache = true;
     }
 
     public string Id { get; }

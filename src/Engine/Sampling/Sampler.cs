@@ -4,10 +4,8 @@ using static TorchSharp.torch;
 namespace Rollout.Engine.Sampling;
 
 /// <summary>
-/// Chooses the next token of every row of a batch from its logits, on the logits' device. Each transform runs
-/// once over the whole [rows, vocab] tensor; C# loops only build the small index tensors saying which row gets
-/// what. Order, as in vLLM: logit bias, min-tokens masking, repetition penalty, presence and frequency
-/// penalties, temperature, then top-k, top-p and min-p from a single sort, then the draw.
+/// Chooses the next token of every row of a batch from its logits, on the logits' device: the
+/// <see cref="LogitProcessor"/> transforms, then the draw.
 /// </summary>
 /// <remarks>
 /// A row draws with one uniform number from <see cref="CounterRandom"/>, keyed by (seed, sample index, output
@@ -37,157 +35,14 @@ internal sealed class Sampler
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        // Logit bias and min-tokens masking work in place on flat views, so only they need a private copy;
-        // at batch 64 over 32000 tokens the copy was a third of the greedy draw.
-        bool writesInPlace = rows.Any(r => r.Params.LogitBias.Count > 0 || r.OutputTokenIds.Count < r.Params.MinTokens);
-        var x = logits.to(ScalarType.Float32, copy: writesInPlace).contiguous();
+        var x = logits.to(ScalarType.Float32).contiguous();
         var rawLogprobs = rows.Any(r => Wants(r, LogprobsMode.Raw)) ? x.log_softmax(-1) : null;
-
-        AddLogitBias(x, rows);
-        MaskStopTokensBeforeMinTokens(x, rows);
-        x = ApplyRepetitionPenalty(x, rows);
-        x = ApplyPresenceAndFrequencyPenalties(x, rows);
-        x = ApplyTemperature(x, rows);
-        x = KeepTopKTopPMinP(x, rows);
+        x = LogitProcessor.Apply(x, rows);
         var tokens = Choose(x, rows);
         return Collect(tokens, rawLogprobs, x, rows);
     }
 
     static bool Wants(SamplingRow row, LogprobsMode mode) => row.Params.Logprobs is not null && row.Params.LogprobsMode == mode;
-
-    static void AddLogitBias(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        long vocab = x.shape[1];
-        var index = new List<long>();
-        var bias = new List<float>();
-        for (int r = 0; r < rows.Count; r++)
-            foreach (var (id, value) in rows[r].Params.LogitBias)
-            {
-                index.Add(r * vocab + id);
-                bias.Add(value);
-            }
-        if (index.Count == 0) return;
-        x.view(-1).index_add_(0, tensor(index, ScalarType.Int64, x.device), tensor(bias, ScalarType.Float32, x.device), 1);
-    }
-
-    static void MaskStopTokensBeforeMinTokens(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        long vocab = x.shape[1];
-        var index = new List<long>();
-        for (int r = 0; r < rows.Count; r++)
-        {
-            var row = rows[r];
-            if (row.OutputTokenIds.Count >= row.Params.MinTokens) continue;
-            foreach (int id in row.Params.StopTokenIds) index.Add(r * vocab + id);
-            if (!row.Params.IgnoreEos)
-                foreach (int id in row.EosTokenIds) index.Add(r * vocab + id);
-        }
-        if (index.Count == 0) return;
-        x.view(-1).index_fill_(0, tensor(index, ScalarType.Int64, x.device), float.NegativeInfinity);
-    }
-
-    static Tensor ApplyRepetitionPenalty(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        long vocab = x.shape[1];
-        var seen = new List<long>();
-        var penalty = new float[rows.Count];
-        for (int r = 0; r < rows.Count; r++)
-        {
-            var row = rows[r];
-            penalty[r] = row.Params.RepetitionPenalty;
-            if (penalty[r] == 1f) continue;
-            foreach (int id in row.PromptTokenIds) seen.Add(r * vocab + id);
-            foreach (int id in row.OutputTokenIds) seen.Add(r * vocab + id);
-        }
-        if (seen.Count == 0) return x;
-        var occurred = zeros(x.shape[0] * vocab, ScalarType.Bool, x.device)
-            .index_fill_(0, tensor(seen, ScalarType.Int64, x.device), true)
-            .view(x.shape);
-        var factor = where(occurred, tensor(penalty, ScalarType.Float32, x.device).unsqueeze(1), ones(1, 1, ScalarType.Float32, x.device));
-        return where(x > 0, x / factor, x * factor);
-    }
-
-    static Tensor ApplyPresenceAndFrequencyPenalties(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        long vocab = x.shape[1];
-        var generated = new List<long>();
-        var presence = new float[rows.Count];
-        var frequency = new float[rows.Count];
-        for (int r = 0; r < rows.Count; r++)
-        {
-            var row = rows[r];
-            presence[r] = row.Params.PresencePenalty;
-            frequency[r] = row.Params.FrequencyPenalty;
-            if (presence[r] == 0f && frequency[r] == 0f) continue;
-            foreach (int id in row.OutputTokenIds) generated.Add(r * vocab + id);
-        }
-        if (generated.Count == 0) return x;
-        // Float counts are exact up to 2^24, and adding ones is order-independent, so the sum is deterministic on any device.
-        var counts = zeros(x.shape[0] * vocab, ScalarType.Float32, x.device)
-            .index_add_(0, tensor(generated, ScalarType.Int64, x.device), ones(generated.Count, ScalarType.Float32, x.device), 1)
-            .view(x.shape);
-        var frequencyColumn = tensor(frequency, ScalarType.Float32, x.device).unsqueeze(1);
-        var presenceColumn = tensor(presence, ScalarType.Float32, x.device).unsqueeze(1);
-        return x - frequencyColumn * counts - presenceColumn * (counts > 0).to(ScalarType.Float32);
-    }
-
-    static Tensor ApplyTemperature(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        // Greedy rows keep temperature 1: their argmax does not care, and processed logprobs stay finite.
-        var temperature = rows.Select(r => r.Params.IsGreedy ? 1f : r.Params.Temperature).ToArray();
-        if (temperature.All(t => t == 1f)) return x;
-        return x / tensor(temperature, ScalarType.Float32, x.device).unsqueeze(1);
-    }
-
-    /// <remarks>
-    /// Each filter keeps a prefix of the descending sort, so their intersection is one more prefix, applied as
-    /// "logit at least the smallest kept logit". That needs no scatter back from sorted order, and keeps every
-    /// token tied with the last one kept, so the result does not depend on how the sort ordered ties.
-    /// </remarks>
-    static Tensor KeepTopKTopPMinP(Tensor x, IReadOnlyList<SamplingRow> rows)
-    {
-        long vocab = x.shape[1];
-        bool topK = rows.Any(r => r.Params.TopK > 0 && r.Params.TopK < vocab);
-        bool topP = rows.Any(r => r.Params.TopP < 1f);
-        bool minP = rows.Any(r => r.Params.MinP > 0f);
-        if (!topK && !topP && !minP) return x;
-
-        var (sorted, _) = x.sort(-1, descending: true);
-        Tensor keep;
-        if (topK)
-        {
-            var k = rows.Select(r => r.Params.TopK > 0 && r.Params.TopK < vocab ? r.Params.TopK - 1L : vocab - 1).ToArray();
-            var kth = sorted.gather(1, tensor(k, ScalarType.Int64, x.device).unsqueeze(1));
-            keep = sorted >= kth;
-            // Top-p and min-p then see the distribution renormalised over the top k.
-            sorted = sorted.masked_fill(keep.logical_not(), float.NegativeInfinity);
-        }
-        else
-        {
-            keep = ones(x.shape, ScalarType.Bool, x.device);
-        }
-        if (topP || minP)
-        {
-            var probs = sorted.softmax(-1);
-            if (topP)
-            {
-                // A token stays while the mass ranked above it is below p (ties it splits are closed by the cutoff
-                // below); p = +inf for rows without top-p keeps rounding from trimming their tail.
-                var p = rows.Select(r => r.Params.TopP < 1f ? r.Params.TopP : float.PositiveInfinity).ToArray();
-                var cumulative = probs.cumsum(-1);
-                var massAbove = cat([zeros(x.shape[0], 1, ScalarType.Float32, x.device), cumulative.narrow(1, 0, vocab - 1)], 1);
-                keep = keep.logical_and(massAbove < tensor(p, ScalarType.Float32, x.device).unsqueeze(1));
-            }
-            if (minP)
-            {
-                var m = rows.Select(r => r.Params.MinP).ToArray();
-                var threshold = tensor(m, ScalarType.Float32, x.device).unsqueeze(1) * probs.narrow(1, 0, 1);
-                keep = keep.logical_and(probs >= threshold);
-            }
-        }
-        var (cutoff, _) = sorted.masked_fill(keep.logical_not(), float.PositiveInfinity).min(1, keepdim: true);
-        return x.masked_fill(x < cutoff, float.NegativeInfinity);
-    }
 
     Tensor Choose(Tensor x, IReadOnlyList<SamplingRow> rows)
     {

@@ -69,13 +69,18 @@ internal sealed class Scheduler
     }
 
     /// <summary>Finishes every unfinished sequence of the request with <see cref="FinishReason.Abort"/>; returns them.</summary>
-    public IReadOnlyList<Sequence> Abort(string requestId)
+    public IReadOnlyList<Sequence> Abort(string requestId) => Abort(seq => seq.RequestId == requestId);
+
+    /// <summary>Finishes <paramref name="sequence"/> with <see cref="FinishReason.Abort"/> unless it already finished.</summary>
+    public void Abort(Sequence sequence) => Abort(seq => seq == sequence);
+
+    IReadOnlyList<Sequence> Abort(Predicate<Sequence> which)
     {
         var aborted = new List<Sequence>();
         for (var node = _waiting.First; node is not null;)
         {
             var next = node.Next;
-            if (node.Value.RequestId == requestId)
+            if (which(node.Value))
             {
                 _waiting.Remove(node);
                 aborted.Add(node.Value);
@@ -83,7 +88,7 @@ internal sealed class Scheduler
             node = next;
         }
         foreach (var seq in _running)
-            if (seq.RequestId == requestId) aborted.Add(seq);
+            if (which(seq)) aborted.Add(seq);
         foreach (var seq in aborted) Finish(seq, FinishReason.Abort);
         _running.RemoveAll(seq => seq.IsFinished);
         return aborted;
@@ -93,18 +98,20 @@ internal sealed class Scheduler
     /// Preempts every running sequence, oldest ending up first in the waiting queue: their KV is freed
     /// and recomputed when they are readmitted. Returns how many there were.
     /// </summary>
-    public int PreemptAll()
+    public int PreemptAll() => Preempt(_ => true);
+
+    /// <summary>Preempts the running sequences <paramref name="which"/> picks, as <see cref="PreemptAll"/> does; returns how many.</summary>
+    public int Preempt(Predicate<Sequence> which)
     {
-        int count = _running.Count;
+        int count = 0;
         for (int i = _running.Count - 1; i >= 0; i--)
         {
             var seq = _running[i];
-            _kvCache.Free(seq);
-            seq.Status = SequenceStatus.Waiting;
-            seq.NumPreemptions++;
-            _waiting.AddFirst(seq);
+            if (!which(seq)) continue;
+            _running.RemoveAt(i);
+            SendBack(seq);
+            count++;
         }
-        _running.Clear();
         return count;
     }
 
@@ -129,8 +136,9 @@ internal sealed class Scheduler
 
     /// <summary>
     /// Applies a step's results: the fed tokens' KV is committed, sampling sequences get their new token,
-    /// and those <paramref name="finishCheck"/> stops are finished and release their blocks. Returns them.
-    /// Sequences aborted between <see cref="Schedule"/> and this call are skipped.
+    /// and those <paramref name="finishCheck"/> stops are finished and release their blocks, as do
+    /// prefill-only sequences whose last token was fed. Returns the finished ones. Sequences aborted
+    /// between <see cref="Schedule"/> and this call are skipped.
     /// </summary>
     public IReadOnlyList<Sequence> OnStepFinished(
         SchedulerOutput output, IReadOnlyDictionary<Sequence, int> sampledTokens, Func<Sequence, FinishReason?> finishCheck)
@@ -141,6 +149,12 @@ internal sealed class Scheduler
             if (seq.Status != SequenceStatus.Running) continue;
             _kvCache.CommitComputed(seq, numTokens);
             if (!samples) continue;
+            if (seq.PrefillOnly)
+            {
+                Finish(seq, FinishReason.Prefilled);
+                finished.Add(seq);
+                continue;
+            }
             if (!sampledTokens.TryGetValue(seq, out int token))
                 throw new ArgumentException($"{seq} was scheduled to sample but has no sampled token", nameof(sampledTokens));
             seq.OutputTokenIds.Add(token);
@@ -192,14 +206,20 @@ internal sealed class Scheduler
         {
             var victim = _running[^1];
             _running.RemoveAt(_running.Count - 1);
-            _kvCache.Free(victim);
-            victim.Status = SequenceStatus.Waiting;
-            victim.NumPreemptions++;
-            _waiting.AddFirst(victim);
+            SendBack(victim);
             output.Preempted.Add(victim);
             if (victim == seq) return false;
         }
         return true;
+    }
+
+    /// <summary>Frees the KV of a sequence just taken out of the running set and queues it, first, to be recomputed.</summary>
+    void SendBack(Sequence seq)
+    {
+        _kvCache.Free(seq);
+        seq.Status = SequenceStatus.Waiting;
+        seq.NumPreemptions++;
+        _waiting.AddFirst(seq);
     }
 
     int CapPrefill(int numTokens) =>

@@ -9,4 +9,6 @@ internal enum FinishReason
     Length,
     /// <summary>The request was cancelled before it finished.</summary>
     Abort,
+    /// <summary>A prefill-only sequence (scoring, a reward) had its last token computed: it never generates.</summary>
+    Prefilled,
 }

@@ -67,8 +67,20 @@ internal sealed class Sequence
     /// </summary>
     public long OpenBlockVersion { get; set; }
 
-    /// <summary>Never take this sequence's prompt from the prefix cache (it needs every position computed, e.g. for prompt logprobs).</summary>
-    public bool SkipsPrefixCache { get; set; }
+    /// <summary>
+    /// The first position whose hidden state a head reads (0 for prompt logprobs, the last prompt token for
+    /// scoring): its KV and everything after it are computed, never taken from the prefix cache. Null: only
+    /// the last token's, as for any sequence that samples.
+    /// </summary>
+    public int? ComputeFrom { get; init; }
+
+    /// <summary>
+    /// The scoring or reward request this sequence computes, when it only prefills: it samples nothing and
+    /// ends once its last token is computed. Null for a sequence that generates.
+    /// </summary>
+    public PrefillRequest? Prefill { get; init; }
+
+    public bool PrefillOnly => Prefill is not null;
 
     public bool IsFinished => Status == SequenceStatus.Finished;
 

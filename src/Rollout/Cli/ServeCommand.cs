@@ -5,13 +5,15 @@ using Rollout.Server;
 
 namespace Rollout.Cli;
 
-/// <summary><c>rollout serve</c>: the OpenAI API and the RL endpoints over one engine.</summary>
+/// <summary><c>rollout serve</c>: the OpenAI API and the RL endpoints over the policy's engine, with reference and reward models beside it when asked for.</summary>
 internal static class ServeCommand
 {
     /// <summary>The command, its options and its action.</summary>
     public static Command Create()
     {
         var model = CliOptions.Text("--model", "DIR|FILE.gguf", "a Hugging Face model directory or a GGUF file", required: true);
+        var referenceModel = CliOptions.Text("--reference-model", "DIR|FILE.gguf", "a causal LM /rl/score scores with when asked for \"model\": \"reference\"");
+        var rewardModel = CliOptions.Text("--reward-model", "DIR", "a sequence-classification model (num_labels = 1) /rl/reward scores with");
         var host = CliOptions.Text("--host", "ADDRESS", "address to bind (default 127.0.0.1: loopback only)");
         var port = CliOptions.Integer("--port", "PORT", "port to bind; 0 takes a free one (default 8000)", 8000, min: 0);
         var apiKey = CliOptions.Text("--api-key", "KEY", "bearer key the user endpoints require (also ROLLOUT_API_KEY)");
@@ -25,7 +27,7 @@ internal static class ServeCommand
         var placement = new ModelPlacementOptions();
         var command = new Command("serve", "Serves a model over HTTP: the OpenAI API, the RL endpoints, /health, /ready and /metrics.")
         {
-            model, host, port, apiKey, adminToken, servedName, kvBytes, maxSeqs, maxLen, maxRequestSeqs, weightsSocket,
+            model, referenceModel, rewardModel, host, port, apiKey, adminToken, servedName, kvBytes, maxSeqs, maxLen, maxRequestSeqs, weightsSocket,
         };
         placement.AddTo(command);
         command.SetAction(result =>
@@ -49,17 +51,41 @@ internal static class ServeCommand
                 MaxNumSequences = result.GetValue(maxSeqs),
                 MaxModelLength = result.GetValue(maxLen) is > 0 and var length ? length : null,
             };
-            return Run(result.GetRequiredValue(model), placement.Read(result), engineOptions, options, result.InvocationConfiguration.Output);
+            var paths = new ModelPaths(result.GetRequiredValue(model), result.GetValue(referenceModel), result.GetValue(rewardModel));
+            return Run(paths, placement.Read(result), engineOptions, options, result.InvocationConfiguration.Output);
         });
         return command;
     }
 
+    /// <summary>Loads every model asked for; none stays loaded when one fails.</summary>
+    static ServedModels Load(ModelPaths paths, Models.ModelOptions modelOptions)
+    {
+        var loaded = new List<LoadedModel>();
+        LoadedModel? LoadOptional(string? path) => path is null ? null : LoadOne(path);
+        LoadedModel LoadOne(string path)
+        {
+            var model = ModelLoader.Load(path, modelOptions);
+            loaded.Add(model);
+            return model;
+        }
+        try
+        {
+            return new ServedModels(LoadOne(paths.Policy)) { Reference = LoadOptional(paths.Reference), Reward = LoadOptional(paths.Reward) };
+        }
+        catch
+        {
+            foreach (var model in loaded) model.Dispose();
+            throw;
+        }
+    }
+
+    sealed record ModelPaths(string Policy, string? Reference, string? Reward);
+
     static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    static int Run(string modelPath, Models.ModelOptions modelOptions, EngineOptions engineOptions, ServerOptions options, TextWriter output)
+    static int Run(ModelPaths paths, Models.ModelOptions modelOptions, EngineOptions engineOptions, ServerOptions options, TextWriter output)
     {
-        var loaded = ModelLoader.Load(modelPath, modelOptions);
-        var server = RolloutServer.StartAsync(loaded, engineOptions, options).GetAwaiter().GetResult();
+        var server = RolloutServer.StartAsync(Load(paths, modelOptions), engineOptions, options).GetAwaiter().GetResult();
         output.WriteLine($"serving {server.ModelName} on {server.Address.ToString().TrimEnd('/')}");
         output.Flush();
         server.WaitForShutdownAsync().GetAwaiter().GetResult();

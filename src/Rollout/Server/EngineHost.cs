@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Rollout.Engine;
 using Rollout.Engine.Sampling;
+using Rollout.Models;
 using Rollout.Models.Chat;
 using Rollout.Models.Loading;
 using Rollout.Models.Tokenization;
@@ -13,29 +14,64 @@ using Rollout.WeightSync.Receiver;
 namespace Rollout.Server;
 
 /// <summary>
-/// The engine as the endpoints see it: one model, its tokenizer and chat template, and the groups of
-/// engine requests each HTTP request started (under its request id, for logs and <c>/rl/abort</c>).
-/// A group is checked whole before any of it is added, and whatever of it is still running when its
-/// HTTP request ends (finished, failed or disconnected) is aborted, so its KV blocks go back.
+/// The engines as the endpoints see them: the policy model, its tokenizer and chat template, the reference
+/// and reward engines beside it when the server has them, and the groups of engine requests each HTTP
+/// request started (under its request id, for logs and <c>/rl/abort</c>). A group is checked whole before
+/// any of it is added, and whatever of it is still running when its HTTP request ends (finished, failed or
+/// disconnected) is aborted, so its KV blocks go back.
 /// </summary>
 internal sealed class EngineHost : IDisposable
 {
     readonly ConcurrentDictionary<string, Group> _groups = new();
     readonly Lazy<ChatTemplate?> _chatTemplate;
+    readonly ServedModels _models;
 
-    public EngineHost(LoadedModel model, LlmEngine engine, string name, ServerOptions options)
+    /// <summary>Starts an engine per model (the host owns them and the models from here on).</summary>
+    /// <exception cref="ArgumentException">The reference model is no causal LM, or the reward model no one-label sequence-classification model.</exception>
+    public EngineHost(ServedModels models, EngineOptions engineOptions, string name, ServerOptions options)
     {
-        Model = model;
-        Engine = engine;
+        if (models.Reference is { Model: not CausalLanguageModel } reference)
+            throw new ArgumentException($"the reference model {reference.Source} is a {reference.Config.Architecture}: it must be a causal language model", nameof(models));
+        if (models.Reward is { Model: not SequenceClassificationModel } reward)
+            throw new ArgumentException($"the reward model {reward.Source} is a {reward.Config.Architecture}: it must be a sequence-classification model (XForSequenceClassification)", nameof(models));
+        _models = models;
+        Model = models.Policy;
+        var started = new List<LlmEngine>();
+        LlmEngine Start(LoadedModel model)
+        {
+            var engine = LlmEngine.Create(model, engineOptions);
+            started.Add(engine);
+            return engine;
+        }
+        try
+        {
+            Engine = Start(models.Policy);
+            Reference = models.Reference is { } referenceModel ? Start(referenceModel) : null;
+            Rewards = models.Reward is { } rewardModel ? Start(rewardModel) : null;
+        }
+        catch
+        {
+            foreach (var engine in started) engine.Dispose();
+            throw;
+        }
         Name = name;
         Options = options;
-        Metrics = new ServerMetrics(() => engine.Metrics);
-        Weights = new WeightReceiver(engine);
-        _chatTemplate = new(() => model.Tokenizer?.ChatTemplate is { } source ? ChatTemplate.Parse(source) : null);
+        var policy = Engine;
+        Metrics = new ServerMetrics(() => policy.Metrics);
+        Weights = new WeightReceiver(Engine);
+        _chatTemplate = new(() => models.Policy.Tokenizer?.ChatTemplate is { } source ? ChatTemplate.Parse(source) : null);
     }
 
     public LoadedModel Model { get; }
+
+    /// <summary>The policy: it generates, and scores under its current weights.</summary>
     public LlmEngine Engine { get; }
+
+    /// <summary>The reference model's engine (<c>--reference-model</c>); null when the server has none.</summary>
+    public LlmEngine? Reference { get; }
+
+    /// <summary>The reward model's engine (<c>--reward-model</c>); null when the server has none.</summary>
+    public LlmEngine? Rewards { get; }
     public string Name { get; }
     public ServerOptions Options { get; }
     public ServerMetrics Metrics { get; }
@@ -90,7 +126,7 @@ internal sealed class EngineHost : IDisposable
             }
             catch (ArgumentException e)
             {
-                throw ApiException.BadRequest($"{param}: {e.Message.Split(" (Parameter")[0]}", param);
+                throw ApiException.BadRequest(e, param);
             }
         }
         var group = new Group(this, groupId);
@@ -128,10 +164,16 @@ internal sealed class EngineHost : IDisposable
         return aborted;
     }
 
+    /// <summary>Aborts every request of every engine.</summary>
+    public Task AbortAllAsync() =>
+        Task.WhenAll(new[] { Engine, Reference, Rewards }.OfType<LlmEngine>().Select(e => e.AbortAllAsync()));
+
     public void Dispose()
     {
         Engine.Dispose();
-        Model.Dispose();
+        Reference?.Dispose();
+        Rewards?.Dispose();
+        _models.Dispose();
     }
 
     /// <summary>The engine requests one HTTP request started, one per prompt, in prompt order.</summary>

@@ -50,12 +50,34 @@ public sealed class RolloutServer : IAsyncDisposable
     /// <param name="options">Address, secrets and limits.</param>
     /// <param name="configureLogging">Where logs go; structured JSON on the console when null.</param>
     /// <param name="cancellationToken">Cancels binding.</param>
-    public static async Task<RolloutServer> StartAsync(LoadedModel model, EngineOptions engineOptions, ServerOptions options,
+    public static Task<RolloutServer> StartAsync(LoadedModel model, EngineOptions engineOptions, ServerOptions options,
+        Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new ServedModels(model), engineOptions, options, configureLogging, cancellationToken);
+
+    /// <summary>
+    /// Starts an engine over each of <paramref name="models"/> (the server owns them from here on) and binds.
+    /// </summary>
+    /// <param name="models">The policy, and the reference and reward models when there are any.</param>
+    /// <param name="engineOptions">Each engine's batching and KV cache.</param>
+    /// <param name="options">Address, secrets and limits.</param>
+    /// <param name="configureLogging">Where logs go; structured JSON on the console when null.</param>
+    /// <param name="cancellationToken">Cancels binding.</param>
+    /// <exception cref="ArgumentException">A model has the wrong head for its place (the models are disposed).</exception>
+    public static async Task<RolloutServer> StartAsync(ServedModels models, EngineOptions engineOptions, ServerOptions options,
         Action<ILoggingBuilder>? configureLogging = null, CancellationToken cancellationToken = default)
     {
         var endpoint = new IPEndPoint(ParseHost(options.Host), options.Port);
-        string name = options.ServedModelName ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Source));
-        var host = new EngineHost(model, LlmEngine.Create(model, engineOptions), name, options);
+        string name = options.ServedModelName ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(models.Policy.Source));
+        EngineHost host;
+        try
+        {
+            host = new EngineHost(models, engineOptions, name, options);
+        }
+        catch
+        {
+            models.Dispose();
+            throw;
+        }
         try
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -76,7 +98,7 @@ public sealed class RolloutServer : IAsyncDisposable
             await app.StartAsync(cancellationToken);
             string bound = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
             // Stopping lets in-flight requests finish until the deadline; whatever still runs then is aborted.
-            app.Lifetime.ApplicationStopping.Register(() => _ = Task.Delay(options.ShutdownDeadline).ContinueWith(_ => host.Engine.AbortAllAsync(), TaskScheduler.Default));
+            app.Lifetime.ApplicationStopping.Register(() => _ = Task.Delay(options.ShutdownDeadline).ContinueWith(_ => host.AbortAllAsync(), TaskScheduler.Default));
             var ipc = options.WeightsSocket is { } socket ? new IpcWeightListener(host.Weights, socket) : null;
             return new RolloutServer(app, host, new Uri(bound), ipc);
         }
@@ -172,6 +194,8 @@ public sealed class RolloutServer : IAsyncDisposable
         User(app.MapPost("/tokenize", Json(c => TokenizeEndpoints.TokenizeAsync(c, host))));
         User(app.MapPost("/detokenize", Json(c => TokenizeEndpoints.DetokenizeAsync(c, host))));
         User(app.MapPost("/rl/generate", (HttpContext c) => GenerateEndpoint.HandleAsync(c, host)));
+        User(app.MapPost("/rl/score", (HttpContext c) => ScoreEndpoint.HandleAsync(c, host)));
+        User(app.MapPost("/rl/reward", (HttpContext c) => RewardEndpoint.HandleAsync(c, host)));
         User(app.MapGet("/rl/weights/version", Json(c => WeightsEndpoints.VersionAsync(c, host))));
 
         Admin(app.MapPost("/rl/pause", Json(c => ControlEndpoints.PauseAsync(c, host))));

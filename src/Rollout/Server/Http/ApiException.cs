@@ -23,4 +23,8 @@ public sealed class ApiException(HttpStatusCode status, string message, string t
 
     /// <summary>400: a field is missing, of the wrong type or out of range.</summary>
     public static ApiException BadRequest(string message, string? param = null) => new(HttpStatusCode.BadRequest, message, param: param);
+
+    /// <summary>400 for the field <paramref name="param"/>, which the engine refused with <paramref name="refusal"/>.</summary>
+    public static ApiException BadRequest(ArgumentException refusal, string param) =>
+        BadRequest($"{param}: {refusal.Message.Split(" (Parameter")[0]}", param);
 }

@@ -68,7 +68,7 @@ internal static class SamplingFields
         foreach (var (key, _) in bias.Properties())
         {
             if (!int.TryParse(key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id) || id >= vocabSize)
-                throw ApiException.BadRequest($"logit_bias keys must be token ids in [0, {vocabSize}), not '{key}'", "logit_bias");
+                throw ApiException.BadRequest($"logit_bias keys must be token ids in [0, {vocabSize}), not '{key}'", body.Path("logit_bias"));
             result[id] = bias.Float(key, -100, 100)!.Value;
         }
         return result;

@@ -13,8 +13,6 @@ namespace Rollout.Server.Rl;
 /// </summary>
 internal static class GenerateEndpoint
 {
-    public const string MessagePackType = "application/x-msgpack";
-
     public static async Task HandleAsync(HttpContext context, EngineHost host)
     {
         var ct = context.RequestAborted;
@@ -37,10 +35,10 @@ internal static class GenerateEndpoint
             {
                 Results = finals.Select(f => new RlResult { Completions = f.Outputs.Select(Completion).ToArray() }).ToArray(),
             };
-            await WriteAsync(context, response, body.IsMessagePack, ct);
+            await RlEncoding.WriteAsync(context, response, body.IsMessagePack, ct);
             return;
         }
-        context.Response.ContentType = body.IsMessagePack ? MessagePackType : "application/x-ndjson";
+        context.Response.ContentType = body.IsMessagePack ? RlEncoding.MessagePackType : "application/x-ndjson";
         var sent = new HashSet<(int, int)>();
         await foreach (var (p, output) in group.MergedAsync(ct))
             foreach (var c in output.Outputs)
@@ -62,17 +60,4 @@ internal static class GenerateEndpoint
         WeightVersions = c.WeightVersions.ToArray(),
         FinishReason = c.FinishReason,
     };
-
-    static async Task WriteAsync<T>(HttpContext context, T value, bool messagePack, CancellationToken ct)
-    {
-        if (messagePack)
-        {
-            context.Response.ContentType = MessagePackType;
-            await context.Response.Body.WriteAsync(MessagePackSerializer.Serialize(value, cancellationToken: ct), ct);
-        }
-        else
-        {
-            await context.Response.WriteAsJsonAsync(value, ServerJson.Options, ct);
-        }
-    }
 }
