@@ -4,6 +4,7 @@ using Rollout.Models.Kernels;
 using Rollout.Models.Layers;
 using Rollout.Models.Native;
 using Rollout.Models.Tests.Kernels;
+using Rollout.TestSupport;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -163,7 +164,7 @@ public class CpuPackedLinearTests
             && Identical(rotary.Forward(input), product) && rotary.LastUsedPacked;
     }
 
-    [Fact]
+    [RequiresAvx512Fact]
     public void ARotaryProductRefusesPositionsPastItsTables()
     {
         using var scope = NewDisposeScope();
