@@ -20,20 +20,23 @@ public sealed class UncachedAttention : IAttentionContext
     }
 
     /// <inheritdoc />
+    /// <remarks>Consecutive sequences of one length attend as one batch (a trainer that sorts its sequences by length gets few, large products).</remarks>
     public Tensor Attend(int layer, Tensor query, Tensor key, Tensor value, AttentionLayerOptions options)
     {
         if (query.shape[0] != _lengths.Sum())
             throw new ArgumentException($"the batch has {query.shape[0]} tokens but the context describes {_lengths.Sum()}");
-        var outputs = new List<Tensor>(_lengths.Length);
+        var outputs = new List<Tensor>();
         long start = 0;
-        foreach (long length in _lengths)
+        for (int i = 0; i < _lengths.Length;)
         {
-            var q = query.narrow(0, start, length).transpose(0, 1);
-            var k = key.narrow(0, start, length).transpose(0, 1);
-            var v = value.narrow(0, start, length).transpose(0, 1);
+            long length = _lengths[i];
+            int run = 1;
+            while (i + run < _lengths.Length && _lengths[i + run] == length) run++;
+            Tensor Batch(Tensor x) => x.narrow(0, start, run * length).view(run, length, x.shape[1], x.shape[2]).transpose(1, 2);
             var mask = CausalMask.Build(length, 0, length, 0, options.SlidingWindow, query.device);
-            outputs.Add(CausalMask.Attend(q, k, v, mask));
-            start += length;
+            outputs.Add(CausalMask.AttendBatch(Batch(query), Batch(key), Batch(value), mask));
+            start += run * length;
+            i += run;
         }
         return outputs.Count == 1 ? outputs[0] : cat(outputs, 0);
     }
