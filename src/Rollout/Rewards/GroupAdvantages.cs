@@ -8,6 +8,15 @@ namespace Rollout.Rewards;
 /// </summary>
 public static class GroupAdvantages
 {
+    /// <summary>The advantages <paramref name="method"/> gives <paramref name="rewards"/> (GRPO with its default epsilon).</summary>
+    public static float[] Compute(AdvantageMethod method, IReadOnlyList<float> rewards) => method switch
+    {
+        AdvantageMethod.Grpo => Grpo(rewards),
+        AdvantageMethod.DrGrpo => DrGrpo(rewards),
+        AdvantageMethod.Rloo => Rloo(rewards),
+        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "unknown advantage method"),
+    };
+
     /// <summary>
     /// GRPO: (r - mean) / (std + <paramref name="epsilon"/>), the standard deviation the sample one
     /// (n - 1 in the denominator, as TRL computes it).

@@ -60,4 +60,13 @@ public class GroupAdvantagesTests
         Assert.Equal([0f], GroupAdvantages.Rloo([3f]));
         Assert.Throws<ArgumentException>(() => GroupAdvantages.Grpo([1f, float.NaN]));
     }
+
+    [Fact]
+    public void Compute_applies_the_named_method()
+    {
+        float[] rewards = [1, 0, 0, 1];
+        Assert.Equal(GroupAdvantages.Grpo(rewards), GroupAdvantages.Compute(AdvantageMethod.Grpo, rewards));
+        Assert.Equal(GroupAdvantages.DrGrpo(rewards), GroupAdvantages.Compute(AdvantageMethod.DrGrpo, rewards));
+        Assert.Equal(GroupAdvantages.Rloo(rewards), GroupAdvantages.Compute(AdvantageMethod.Rloo, rewards));
+    }
 }
