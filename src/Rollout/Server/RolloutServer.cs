@@ -203,6 +203,7 @@ public sealed class RolloutServer : IAsyncDisposable
         Admin(app.MapPost("/rl/abort", Json(c => ControlEndpoints.AbortAsync(c, host))));
         Admin(app.MapPost("/rl/weights", Json(c => WeightsEndpoints.PushAsync(c, host))));
         Admin(app.MapPost("/rl/weights/load", Json(c => WeightsEndpoints.LoadAsync(c, host))));
+        Admin(app.MapPost("/rl/weights/nccl", (HttpContext c) => NcclWeightsEndpoint.ReceiveAsync(c, host)));
     }
 
     /// <summary>A handler whose answer is a JSON body (a plain <see cref="RequestDelegate"/> would drop a returned value).</summary>
