@@ -17,10 +17,10 @@ using TorchSharp;
 namespace Rollout.Bench.WeightSync;
 
 /// <summary>
-/// <c>rollout bench weightsync</c>: a full update of the stories110M-shaped model (about 440 MB fp32)
+/// <c>rollout bench weightsync</c>: a full update of the stories110M-shaped model (536 MB fp32)
 /// through each channel, against a one-thread memcpy and a raw loopback TCP copy of the same bytes
-/// between two processes, in one run; and how long the engine's steps stall while updates with
-/// <c>keep</c> apply under a batch-64 decode.
+/// between two processes (HTTP and TCP the best of three transfers), in one run; and how long the
+/// engine's steps stall while updates with <c>keep</c> apply under a batch-64 decode.
 /// </summary>
 internal static partial class WeightSyncBenchmark
 {
@@ -49,7 +49,8 @@ internal static partial class WeightSyncBenchmark
 
             double memcpy = MemcpyGbps(bytes);
             log.WriteLine($"memcpy (one thread, pre-touched):  {memcpy:F2} GB/s");
-            double tcp = RawTcpGbps(Path.Combine(checkpoint, "model.safetensors"));
+            // Best of three, as for HTTP below: both are single transfers on a machine that others share.
+            double tcp = Enumerable.Range(0, 3).Max(_ => RawTcpGbps(Path.Combine(checkpoint, "model.safetensors")));
             log.WriteLine($"raw loopback TCP (two processes):  {tcp:F2} GB/s");
 
             var (inproc, inprocSeconds, stepMs, pauseSteps) = InProcess(model, update, quick, log);
@@ -64,7 +65,7 @@ internal static partial class WeightSyncBenchmark
             var (ipc, ipcSeconds) = Push(checkpoint, socket, version: 2);
             log.WriteLine($"IPC:   {ipc:F2} GB/s ({ipc / memcpy:F2}x memcpy); update {ipcSeconds:F2} s");
             Push(checkpoint, server.Address.ToString(), version: 3);
-            var (http, httpSeconds) = Push(checkpoint, server.Address.ToString(), version: 4);
+            var (http, httpSeconds) = Enumerable.Range(4, 3).Select(v => Push(checkpoint, server.Address.ToString(), version: v)).MaxBy(p => p.Gbps);
             log.WriteLine($"HTTP:  {http:F2} GB/s ({http / tcp:F2}x raw TCP); update {httpSeconds:F2} s");
             return new Dictionary<string, object>
             {
@@ -105,14 +106,17 @@ internal static partial class WeightSyncBenchmark
         return best;
     }
 
-    /// <summary>A second process (bash's /dev/tcp) writes the file to a loopback socket; the time from its first byte here to its last.</summary>
+    /// <summary>
+    /// A second process (dd into bash's /dev/tcp) writes the file to a loopback socket in 4 MiB writes, as
+    /// <c>rollout weights push</c> writes its frames; the time from its first byte here to its last.
+    /// </summary>
     static double RawTcpGbps(string file)
     {
         long length = new FileInfo(file).Length;
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        using var sender = Process.Start(new ProcessStartInfo("bash", ["-c", $"cat '{file}' > /dev/tcp/127.0.0.1/{port}"]) { UseShellExecute = false })!;
+        using var sender = Process.Start(new ProcessStartInfo("bash", ["-c", $"dd if='{file}' bs=4M status=none > /dev/tcp/127.0.0.1/{port}"]) { UseShellExecute = false })!;
         using var client = listener.AcceptTcpClient();
         using var stream = client.GetStream();
         var buffer = new byte[1 << 20];

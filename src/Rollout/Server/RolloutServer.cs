@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
@@ -21,6 +22,8 @@ namespace Rollout.Server;
 /// </summary>
 public sealed class RolloutServer : IAsyncDisposable
 {
+    const int MaxRequestBufferBytes = 16 << 20;
+
     readonly WebApplication _app;
     readonly EngineHost _host;
     readonly IpcWeightListener? _ipc;
@@ -86,9 +89,11 @@ public sealed class RolloutServer : IAsyncDisposable
                 kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
                 // Room for a weight update's frames to queue while they are staged: at the 1 MiB default
                 // Kestrel stops reading the socket every few frames.
-                kestrel.Limits.MaxRequestBufferSize = 16L << 20;
+                kestrel.Limits.MaxRequestBufferSize = MaxRequestBufferBytes;
                 kestrel.Listen(endpoint);
             });
+            // The pool keeps as many free blocks as one queued request body fills.
+            builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(new BlockMemoryPoolFactory(MaxRequestBufferBytes / BlockMemoryPool.BlockBytes));
             builder.Logging.ClearProviders();
             if (configureLogging is null) builder.Logging.AddJsonConsole(json => json.IncludeScopes = true);
             else configureLogging(builder.Logging);

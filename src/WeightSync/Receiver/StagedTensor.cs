@@ -7,12 +7,22 @@ namespace Rollout.WeightSync.Receiver;
 /// <summary>
 /// One tensor of an update being received: a CPU tensor of the announced dtype and shape (the
 /// receiver's staging buffer for that name, kept between updates), filled in order, and checked
-/// against the announced checksum once complete.
+/// against the announced checksum once complete. Bytes that arrive through <see cref="Write"/> are
+/// hashed as they are staged; a tensor staged whole is hashed from its staging memory.
 /// </summary>
 internal sealed unsafe class StagedTensor(TensorSpec spec, torch.Tensor buffer)
 {
+    // Small enough to stay in the core's cache between the copy and the hash.
+    internal const int HashSlice = 256 << 10;
+
     // Read once: a stream of small writes would otherwise ask libtorch for it on every one.
     readonly byte* _data = spec.ByteLength == 0 ? null : TensorData.Bytes(buffer);
+
+    // The hash of the bytes written so far: writes come in order, so once complete it is the tensor's.
+    readonly XxHash3 _written = new();
+
+    // Staged whole by libtorch, so never seen by _written.
+    bool _copiedWhole;
 
     public TensorSpec Spec { get; } = spec;
 
@@ -30,7 +40,16 @@ internal sealed unsafe class StagedTensor(TensorSpec spec, torch.Tensor buffer)
         if (bytes.Length > Spec.ByteLength - Received)
             throw new WeightUpdateException($"'{Spec.Name}': {Received + bytes.Length} bytes sent, {Spec.ByteLength} announced");
         if (bytes.IsEmpty) return;
-        bytes.CopyTo(new Span<byte>(_data + Received, bytes.Length));
+        // Each slice is hashed as staged right after it is copied, while still in cache: one pass over
+        // memory instead of a second one at the commit, and the hash covers what will be applied.
+        var staging = new Span<byte>(_data + Received, bytes.Length);
+        for (int at = 0; at < bytes.Length; at += HashSlice)
+        {
+            int length = Math.Min(HashSlice, bytes.Length - at);
+            var slice = staging.Slice(at, length);
+            bytes.Slice(at, length).CopyTo(slice);
+            _written.Append(slice);
+        }
         Received += bytes.Length;
     }
 
@@ -41,13 +60,14 @@ internal sealed unsafe class StagedTensor(TensorSpec spec, torch.Tensor buffer)
             throw new WeightUpdateException($"'{Spec.Name}': a [{string.Join(", ", source.shape)}] {source.dtype} tensor, but [{string.Join(", ", Spec.Shape)}] {Spec.DType} was announced");
         using (torch.no_grad()) Tensor.copy_(source);
         Received = Spec.ByteLength;
+        _copiedWhole = true;
     }
 
     /// <summary>Throws unless every byte arrived and they hash to the announced checksum.</summary>
     public void Verify()
     {
         if (!Complete) throw new WeightUpdateException($"'{Spec.Name}': {Received} of {Spec.ByteLength} bytes arrived");
-        ulong checksum = Checksum(_data, Spec.ByteLength);
+        ulong checksum = _copiedWhole ? Checksum(_data, Spec.ByteLength) : _written.GetCurrentHashAsUInt64();
         if (checksum != Spec.Checksum)
             throw new WeightUpdateException($"'{Spec.Name}': checksum {checksum:x16} of the received bytes, {Spec.Checksum:x16} announced");
     }
