@@ -39,9 +39,10 @@ public sealed class WeightReceiver
     public torch.ScalarType DType => _engine.Model.Options.DType;
 
     /// <summary>
-    /// Opens an update: checks every tensor it announces, then its version (strictly above the current
+    /// Opens an update: checks every tensor it announces and its version (strictly above the current
     /// one; null takes current + 1); nothing is staged when anything is wrong. A manifest refused on its
-    /// own is refused before the gate, so it never makes a concurrent update find the engine busy.
+    /// own (a stale version included) is refused before the gate, so it never makes a concurrent update
+    /// find the engine busy.
     /// </summary>
     /// <exception cref="WeightUpdateException">Another update is open, or the manifest is refused.</exception>
     public UpdateSession Begin(UpdateManifest manifest)
@@ -49,13 +50,12 @@ public sealed class WeightReceiver
         ArgumentNullException.ThrowIfNull(manifest);
         if (!Enum.IsDefined(manifest.InFlight)) throw new WeightUpdateException($"unknown in-flight policy {manifest.InFlight}");
         _targets.Check(manifest);
+        NewVersion(manifest);
         if (!_gate.Wait(0)) throw new WeightUpdateBusyException();
         try
         {
-            long current = Version;
-            long version = manifest.Version ?? current + 1;
-            if (version <= current)
-                throw new WeightUpdateException($"version {version} is not newer than the engine's {current}: versions only move forward");
+            // Again under the gate: an update that committed since the first check moved the version.
+            long version = NewVersion(manifest);
             return new UpdateSession(this, _targets, manifest, version);
         }
         catch
@@ -63,6 +63,17 @@ public sealed class WeightReceiver
             _gate.Release();
             throw;
         }
+    }
+
+    /// <summary>Whether an update is open now (begun, not yet committed or abandoned).</summary>
+    public bool UpdateInProgress => _gate.CurrentCount == 0;
+
+    long NewVersion(UpdateManifest manifest)
+    {
+        long current = Version;
+        long version = manifest.Version ?? current + 1;
+        return version > current ? version
+            : throw new WeightUpdateException($"version {version} is not newer than the engine's {current}: versions only move forward");
     }
 
     /// <summary>The served version and the SHA-256 of the served weights (<see cref="WeightDigest"/>), computed off the engine loop and kept per version.</summary>

@@ -124,7 +124,7 @@ public class HttpAndDiskUpdateTests
         }
         first.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Admin);
         var firstResponse = http.SendAsync(first);
-        await UntilAnUpdateIsOpen(server, http, tensors);
+        await UntilAnUpdateIsOpen(server, http);
         var second = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(tensors, new PushOptions()));
         Assert.Contains("409", second.Message);
 
@@ -170,7 +170,7 @@ public class HttpAndDiskUpdateTests
                          $"Authorization: Bearer {Admin}\r\nContent-Length: {length}\r\n\r\n";
         using var sender = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash",
             ["-c", $"exec 3<>/dev/tcp/127.0.0.1/{server.Address.Port}; printf '{request}' >&3; cat '{partial}' >&3; sleep 60"]) { UseShellExecute = false })!;
-        await UntilAnUpdateIsOpen(server, http, tensors);
+        await UntilAnUpdateIsOpen(server, http);
 
         sender.Kill();
         await sender.WaitForExitAsync();
@@ -194,18 +194,13 @@ public class HttpAndDiskUpdateTests
         Assert.Equal(1, next.Version);
     }
 
-    /// <summary>
-    /// Returns once the server has an update open: probes with a valid manifest at a version that is not
-    /// newer, which is answered 409 while another update is open and 400 otherwise, so the probe itself
-    /// never commits and never holds the gate.
-    /// </summary>
-    static async Task UntilAnUpdateIsOpen(RolloutServer server, HttpClient http, Dictionary<string, TorchSharp.torch.Tensor> tensors)
+    /// <summary>Returns once the server says an update is open (<c>update_in_progress</c>), asking only what never touches the update gate.</summary>
+    static async Task UntilAnUpdateIsOpen(RolloutServer server, HttpClient http)
     {
         for (int attempt = 0; attempt < 400; attempt++)
         {
-            var e = await Assert.ThrowsAsync<WeightUpdateException>(() => new HttpWeightSender(server.Address, Admin, http).PushAsync(tensors, new PushOptions { Version = 0 }));
-            if (e.Message.Contains("409")) return;
-            Assert.Contains("not newer", e.Message);
+            using var json = JsonDocument.Parse(await http.GetStringAsync(new Uri(server.Address, "/rl/weights/version")));
+            if (json.RootElement.GetProperty("update_in_progress").GetBoolean()) return;
             await Task.Delay(25);
         }
         Assert.Fail("no update was ever open");

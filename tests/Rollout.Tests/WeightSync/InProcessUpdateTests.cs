@@ -148,11 +148,16 @@ public class InProcessUpdateTests
         var (b, receiver) = (s.B, s.Receiver);
         var tensors = WeightSets.Tensors(b);
         var lacking = tensors.Skip(1).ToDictionary();
+        Assert.False(receiver.UpdateInProgress);
         var open = receiver.Begin(ManifestBuilder.Build(tensors, new PushOptions()));
-        // While an update is open, a manifest that could never apply says why, not "busy".
+        Assert.True(receiver.UpdateInProgress);
+        // While an update is open, a manifest that could never apply, or a stale version, says why, not "busy".
         var refused = Assert.ThrowsAny<WeightUpdateException>(() => receiver.Begin(ManifestBuilder.Build(lacking, new PushOptions())));
         Assert.IsNotType<WeightUpdateBusyException>(refused);
+        var stale = Assert.ThrowsAny<WeightUpdateException>(() => receiver.Begin(ManifestBuilder.Build(tensors, new PushOptions { Version = 0 })));
+        Assert.Contains("not newer", stale.Message);
         open.Dispose();
+        Assert.False(receiver.UpdateInProgress);
 
         // A digest being computed does not hold the update gate.
         var digest = receiver.CurrentAsync();

@@ -44,7 +44,7 @@ internal static class WeightsEndpoints
     public static async Task<object> VersionAsync(HttpContext context, EngineHost host)
     {
         var (version, sha256) = await host.Weights.CurrentAsync(context.RequestAborted);
-        return new { version, sha256, dtype = host.Weights.DType.ToString().ToLowerInvariant() };
+        return new { version, sha256, dtype = host.Weights.DType.ToString().ToLowerInvariant(), update_in_progress = host.Weights.UpdateInProgress };
     }
 
     static InFlightPolicy Policy(string? name) => name switch
