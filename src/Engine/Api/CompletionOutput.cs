@@ -27,6 +27,10 @@ public sealed record CompletionOutput
     public IReadOnlyList<float>? Logprobs { get; init; }
     /// <summary>The most likely alternatives at each position, best first; null unless <see cref="SamplingParams.Logprobs"/> > 0.</summary>
     public IReadOnlyList<IReadOnlyList<TokenLogprob>>? TopLogprobs { get; init; }
+    /// <summary>How many tokens each generated token was drawn from (its sampling support); null unless <see cref="SamplingParams.ReturnSupport"/> asked.</summary>
+    public IReadOnlyList<int>? SupportSizes { get; init; }
+    /// <summary>The ids, ascending, of the tokens each generated token was drawn from; null unless <see cref="SamplingParams.ReturnSupport"/> is <see cref="SamplingSupport.Ids"/>.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? SupportIds { get; init; }
     /// <summary>The weight version that produced each token.</summary>
     public required IReadOnlyList<long> WeightVersions { get; init; }
     /// <summary>Why it ended (<c>stop</c>, <c>length</c> or <c>abort</c>); null while it runs.</summary>

@@ -5,7 +5,7 @@ using Rollout.Models.Tokenization;
 namespace Rollout.Engine.Requests;
 
 /// <summary>
-/// What the engine keeps for one completion besides its <see cref="Sequence"/>: logprobs, the weight
+/// What the engine keeps for one completion besides its <see cref="Sequence"/>: logprobs, sampling supports, the weight
 /// version of each token, the streamed text (incremental detokenization, stop strings held back until
 /// they can no longer match) and how it ended. Everything grows by appends, and a snapshot is a set of
 /// views: a step costs what it added, not the completion's length.
@@ -19,6 +19,8 @@ internal sealed class CompletionState
     readonly AppendOnlyList<float>? _logprobs;
     readonly AppendOnlyList<IReadOnlyList<TokenLogprob>>? _topLogprobs;
     readonly AppendOnlyList<long> _versions = new();
+    readonly AppendOnlyList<int>? _supportSizes;
+    readonly AppendOnlyList<int[]>? _supportIds;
     int _shownAtLastSnapshot;
 
     public CompletionState(RequestState request, int index, ITextTokenizer? tokenizer)
@@ -39,6 +41,8 @@ internal sealed class CompletionState
             _logprobs = new();
             if (k > 0) _topLogprobs = new();
         }
+        if (p.ReturnSupport != SamplingSupport.None) _supportSizes = new();
+        if (p.ReturnSupport == SamplingSupport.Ids) _supportIds = new();
     }
 
     public RequestState Request { get; }
@@ -55,6 +59,11 @@ internal sealed class CompletionState
         _versions.Add(weightVersion);
         if (token.Logprob is float lp) _logprobs?.Add(lp);
         _topLogprobs?.Add(token.TopLogprobs);
+        if (token.Support is { } support)
+        {
+            _supportSizes?.Add(support.Size);
+            _supportIds?.Add(support.Ids!);
+        }
 
         int id = token.TokenId;
         FinishReason? reason = null;
@@ -113,6 +122,8 @@ internal sealed class CompletionState
             NewText = newText,
             Logprobs = _logprobs?.Snapshot(),
             TopLogprobs = _topLogprobs?.Snapshot(),
+            SupportSizes = _supportSizes?.Snapshot(),
+            SupportIds = _supportIds?.Snapshot(),
             WeightVersions = _versions.Snapshot(),
             FinishReason = FinishReason switch
             {

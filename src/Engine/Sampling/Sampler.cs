@@ -66,10 +66,11 @@ internal sealed class Sampler
     static SamplerOutput Collect(Tensor tokens, Tensor? rawLogprobs, Tensor processedLogits, IReadOnlyList<SamplingRow> rows)
     {
         var ids = tokens.cpu().data<long>().ToArray();
+        var support = SupportLookup.Read(processedLogits, ids, rows);
         bool wantRaw = rawLogprobs is not null;
         bool wantProcessed = rows.Any(r => Wants(r, LogprobsMode.Processed));
         if (!wantRaw && !wantProcessed)
-            return new SamplerOutput(ids.Select(id => new ScoredToken((int)id, null, [])).ToArray());
+            return new SamplerOutput(ids.Select((id, r) => new ScoredToken((int)id, null, [], support?[r])).ToArray());
 
         var processed = wantProcessed ? processedLogits.log_softmax(-1) : null;
         var logprobs = rawLogprobs is null ? processed!
@@ -81,10 +82,10 @@ internal sealed class Sampler
         {
             if (rows[r].Params.Logprobs is not int wanted)
             {
-                output[r] = new ScoredToken((int)ids[r], null, []);
+                output[r] = new ScoredToken((int)ids[r], null, [], support?[r]);
                 continue;
             }
-            output[r] = new ScoredToken((int)ids[r], chosen[r], top[r][..Math.Min(wanted, top[r].Length)]);
+            output[r] = new ScoredToken((int)ids[r], chosen[r], top[r][..Math.Min(wanted, top[r].Length)], support?[r]);
         }
         return new SamplerOutput(output);
     }

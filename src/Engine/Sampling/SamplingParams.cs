@@ -82,6 +82,9 @@ public sealed record SamplingParams
     /// <summary>Whether <see cref="Logprobs"/> describe the model's distribution or the one actually sampled from.</summary>
     public LogprobsMode LogprobsMode { get; init; } = LogprobsMode.Raw;
 
+    /// <summary>Whether each generated token comes with the size, or the ids, of the support it was drawn from.</summary>
+    public SamplingSupport ReturnSupport { get; init; } = SamplingSupport.None;
+
     /// <summary>Leaves special tokens out of the output text.</summary>
     public bool SkipSpecialTokens { get; init; } = true;
 
@@ -121,6 +124,7 @@ public sealed record SamplingParams
         if (Logprobs is < 0 or > MaxLogprobs) Fail("logprobs", $"must be in [0, {MaxLogprobs}]", Logprobs);
         if (PromptLogprobs is < 0 or > MaxLogprobs) Fail("prompt_logprobs", $"must be in [0, {MaxLogprobs}]", PromptLogprobs);
         if (!Enum.IsDefined(LogprobsMode)) Fail("logprobs_mode", "must be raw or processed", LogprobsMode);
+        if (!Enum.IsDefined(ReturnSupport)) Fail("return_support", "must be none, size or ids", ReturnSupport);
     }
 
     [DoesNotReturn]

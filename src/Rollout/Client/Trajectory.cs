@@ -24,6 +24,15 @@ public sealed record Trajectory
     /// <summary>The weight version that produced each generated token.</summary>
     public required IReadOnlyList<long> WeightVersions { get; init; }
 
+    /// <summary>
+    /// How many tokens each generated token was drawn from: its sampling support, what top-k, top-p and min-p kept
+    /// (1 for a greedy draw), so a trainer can renormalise over it. Null unless <see cref="Engine.Sampling.SamplingParams.ReturnSupport"/> asked.
+    /// </summary>
+    public IReadOnlyList<int>? SupportSizes { get; init; }
+
+    /// <summary>The ids, ascending, of each generated token's sampling support; null unless <see cref="Engine.Sampling.SamplingParams.ReturnSupport"/> is <see cref="Engine.Sampling.SamplingSupport.Ids"/>.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? SupportIds { get; init; }
+
     /// <summary><c>stop</c>, <c>length</c> or <c>abort</c>.</summary>
     public string? FinishReason { get; init; }
 

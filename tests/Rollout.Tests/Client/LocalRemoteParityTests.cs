@@ -14,12 +14,12 @@ public sealed class LocalRemoteParityTests(RemoteEnginesFixture engines)
 {
     static readonly IReadOnlyList<int>[] Prompts = [[17, 300, 42, 5, 99, 123], [256, 3, 8], [1, 2, 3, 4, 5], [400, 9], [77, 78, 79]];
 
-    // Every field that changes a draw, set away from its default.
+    // Every field that changes a draw, set away from its default, and the sampling support asked for.
     static readonly SamplingParams Sampling = new()
     {
         Temperature = 0.8f, TopK = 200, TopP = 0.95f, MinP = 0.01f, RepetitionPenalty = 1.1f, PresencePenalty = 0.3f, FrequencyPenalty = 0.2f,
         LogitBias = new Dictionary<int, float> { [5] = 2.5f, [300] = -1f }, Seed = 11, MaxTokens = 14, MinTokens = 2, StopTokenIds = [33],
-        LogprobsMode = LogprobsMode.Processed,
+        LogprobsMode = LogprobsMode.Processed, ReturnSupport = SamplingSupport.Ids,
     };
 
     [Fact]
@@ -36,6 +36,11 @@ public sealed class LocalRemoteParityTests(RemoteEnginesFixture engines)
         Assert.All(tokensAfter.Zip(tokensBefore), t => Assert.True(t.First > t.Second, "an engine got no group"));
         AssertSame(expected, actual);
         Assert.Contains(expected.SelectMany(g => g.Trajectories), t => t.CompletionTokenIds.Distinct().Count() > 1);
+        Assert.All(expected.SelectMany(g => g.Trajectories), t =>
+        {
+            Assert.Equal(t.CompletionTokenIds.Count, t.SupportIds!.Count);
+            Assert.Equal(t.SupportIds.Select(ids => ids.Count), t.SupportSizes!);
+        });
     }
 
     [Fact]
@@ -75,6 +80,8 @@ public sealed class LocalRemoteParityTests(RemoteEnginesFixture engines)
                 Assert.Equal(et.CompletionTokenIds.Count, at.Logprobs.Count);
                 // Batches of other shapes may round differently in the last bits; the tokens above are exact.
                 foreach (var (el, al) in et.Logprobs.Zip(at.Logprobs)) Assert.Equal(el, al, 1e-4f);
+                Assert.Equal(et.SupportSizes, at.SupportSizes);
+                Assert.Equal(et.SupportIds, at.SupportIds);
             }
         }
     }

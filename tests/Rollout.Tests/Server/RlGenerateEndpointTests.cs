@@ -8,8 +8,8 @@ using Rollout.Server.Rl;
 namespace Rollout.Tests.Server;
 
 /// <summary>
-/// <c>/rl/generate</c> answers the same tokens, logprobs and weight versions whether the request and
-/// answer travel as JSON or MessagePack, whole or streamed.
+/// <c>/rl/generate</c> answers the same tokens, logprobs, weight versions and sampling supports whether the
+/// request and answer travel as JSON or MessagePack, whole or streamed.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public class RlGenerateEndpointTests(ServerFixture fixture)
@@ -18,16 +18,22 @@ public class RlGenerateEndpointTests(ServerFixture fixture)
     static readonly int[][] Prompts = [[17, 300, 42, 5, 99, 123], [256, 3, 8]];
     static readonly JsonSerializerOptions Snake = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    static Dictionary<string, object> Request(bool stream = false) => new()
+    /// <param name="stream">Whether completions come one by one.</param>
+    /// <param name="support">The <c>return_support</c> asked for, with a top-k that keeps the supports short; none when null.</param>
+    static Dictionary<string, object> Request(bool stream = false, string? support = null)
     {
-        ["prompts"] = Prompts,
-        ["sampling"] = new Dictionary<string, object> { ["temperature"] = 1.0, ["seed"] = 5, ["logprobs"] = 2, ["max_tokens"] = 10, ["n"] = 2, ["ignore_eos"] = true },
-        ["stream"] = stream,
-    };
+        var sampling = new Dictionary<string, object> { ["temperature"] = 1.0, ["seed"] = 5, ["logprobs"] = 2, ["max_tokens"] = 10, ["n"] = 2, ["ignore_eos"] = true };
+        if (support is not null)
+        {
+            sampling["return_support"] = support;
+            sampling["top_k"] = 20;
+        }
+        return new() { ["prompts"] = Prompts, ["sampling"] = sampling, ["stream"] = stream };
+    }
 
-    async Task<RlGenerateResponse> Json()
+    async Task<RlGenerateResponse> Json(string? support = null)
     {
-        var body = await fixture.User.PostOkAsync("/rl/generate", Request());
+        var body = await fixture.User.PostOkAsync("/rl/generate", Request(support: support));
         return body.Deserialize<RlGenerateResponse>(Snake)!;
     }
 
@@ -41,12 +47,15 @@ public class RlGenerateEndpointTests(ServerFixture fixture)
         return response;
     }
 
-    [Fact]
-    public async Task MessagePackAnswersWhatJsonAnswers()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("size")]
+    [InlineData("ids")]
+    public async Task MessagePackAnswersWhatJsonAnswers(string? support)
     {
-        var json = await Json();
+        var json = await Json(support);
 
-        using var response = await PostMessagePack(Request());
+        using var response = await PostMessagePack(Request(support: support));
         var msgpack = MessagePackSerializer.Deserialize<RlGenerateResponse>(await response.Content.ReadAsByteArrayAsync());
 
         AssertSame(json, msgpack);
@@ -56,15 +65,40 @@ public class RlGenerateEndpointTests(ServerFixture fixture)
             Assert.Equal(10, c.Logprobs!.Length);
             Assert.All(c.TopLogprobs!, top => Assert.Equal(2, top.Length));
             Assert.Equal(new long[10], c.WeightVersions);
+            Assert.Equal(support is null ? null : Enumerable.Repeat(20, 10), c.SupportSizes);
+            if (support == "ids") Assert.All(c.TokenIds.Zip(c.SupportIds!), t => Assert.Contains(t.First, t.Second));
+            else Assert.Null(c.SupportIds);
         });
     }
 
-    [Fact]
-    public async Task StreamedJsonLinesAreTheWholeAnswersCompletions()
+    [Theory]
+    [InlineData("\"all\"")]
+    [InlineData("\"none\"")]
+    [InlineData("1")]
+    public async Task AnUnknownReturnSupportIsA400NamingIt(string value)
     {
-        var whole = await Json();
+        using var response = await fixture.User.PostAsync("/rl/generate",
+            new StringContent($$$"""{"prompts": [[1, 2]], "sampling": {"return_support": {{{value}}}}}""", System.Text.Encoding.UTF8, "application/json"));
+        var error = await OpenAiError.AssertAsync(response, 400);
+        Assert.Equal("sampling.return_support", error.GetProperty("param").GetString());
+    }
 
-        using var response = await fixture.User.PostAsync("/rl/generate", ServerHttp.Json(Request(stream: true)));
+    [Fact]
+    public async Task EndpointsThatDoNotAnswerTheSupportRefuseToBeAskedForIt()
+    {
+        using var response = await fixture.User.PostAsync("/v1/completions", ServerHttp.Json(new { prompt = "hi", max_tokens = 2, return_support = "size" }));
+        var error = await OpenAiError.AssertAsync(response, 400);
+        Assert.Equal("return_support", error.GetProperty("param").GetString());
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("ids")]
+    public async Task StreamedJsonLinesAreTheWholeAnswersCompletions(string? support)
+    {
+        var whole = await Json(support);
+
+        using var response = await fixture.User.PostAsync("/rl/generate", ServerHttp.Json(Request(stream: true, support)));
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);
         Assert.Equal("application/x-ndjson", response.Content.Headers.ContentType?.MediaType);
@@ -73,12 +107,14 @@ public class RlGenerateEndpointTests(ServerFixture fixture)
         AssertSame(whole, Regroup(lines));
     }
 
-    [Fact]
-    public async Task StreamedMessagePackMapsAreTheWholeAnswersCompletions()
+    [Theory]
+    [InlineData(null)]
+    [InlineData("ids")]
+    public async Task StreamedMessagePackMapsAreTheWholeAnswersCompletions(string? support)
     {
-        var whole = await Json();
+        var whole = await Json(support);
 
-        using var response = await PostMessagePack(Request(stream: true));
+        using var response = await PostMessagePack(Request(stream: true, support));
         using var reader = new MessagePackStreamReader(await response.Content.ReadAsStreamAsync());
         var streamed = new List<RlStreamedCompletion>();
         while (await reader.ReadAsync(CancellationToken.None) is { } map)
@@ -119,6 +155,8 @@ public class RlGenerateEndpointTests(ServerFixture fixture)
                 Assert.Equal(e.Logprobs!.Length, a.Logprobs!.Length);
                 for (int t = 0; t < e.Logprobs.Length; t++) Assert.Equal(e.Logprobs[t], a.Logprobs[t], 1e-4f);
                 Assert.Equal(e.TopLogprobs!.Select(top => top.Select(x => x.TokenId)), a.TopLogprobs!.Select(top => top.Select(x => x.TokenId)));
+                Assert.Equal(e.SupportSizes, a.SupportSizes);
+                Assert.Equal(e.SupportIds, a.SupportIds);
             }
         }
     }

@@ -26,5 +26,6 @@ internal interface IRolloutEngine
 }
 
 /// <summary>A finished completion as an engine returns it, before it is tied to its group.</summary>
+/// <remarks>The sampling supports are null when not asked for, and may be null too when asked for but no token was generated.</remarks>
 internal sealed record EngineCompletion(int Index, IReadOnlyList<int> TokenIds, IReadOnlyList<float> Logprobs, IReadOnlyList<long> WeightVersions,
-    string FinishReason);
+    string FinishReason, IReadOnlyList<int>? SupportSizes = null, IReadOnlyList<IReadOnlyList<int>>? SupportIds = null);

@@ -28,7 +28,7 @@ internal sealed class LocalEngine(LlmEngine engine) : IRolloutEngine
                     if (!completion.Finished || sent[completion.Index]) continue;
                     sent[completion.Index] = true;
                     yield return new EngineCompletion(completion.Index, completion.TokenIds, completion.Logprobs ?? [], completion.WeightVersions,
-                        completion.FinishReason!);
+                        completion.FinishReason!, completion.SupportSizes, completion.SupportIds);
                 }
             }
             cancellationToken.ThrowIfCancellationRequested();

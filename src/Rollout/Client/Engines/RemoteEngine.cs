@@ -80,7 +80,7 @@ internal sealed class RemoteEngine(HttpClient http, Uri baseAddress, RemoteRollo
                 var line = MessagePackSerializer.Deserialize<RlStreamedCompletion>(message, RemoteHttp.MessagePack, cancellationToken);
                 var c = line.Completion;
                 received++;
-                yield return new EngineCompletion(c.Index, c.TokenIds, c.Logprobs ?? [], c.WeightVersions, c.FinishReason ?? "abort");
+                yield return new EngineCompletion(c.Index, c.TokenIds, c.Logprobs ?? [], c.WeightVersions, c.FinishReason ?? "abort", c.SupportSizes, c.SupportIds);
             }
             if (received != sampling.N)
                 throw new IOException($"{_generate} ended its stream after {received} of {sampling.N} completions");

@@ -29,6 +29,8 @@ internal sealed class RlSampling
     [Key("ignore_eos")] public bool IgnoreEos { get; init; }
     [Key("logprobs")] public int? Logprobs { get; init; }
     [Key("logprobs_mode")] public required string LogprobsMode { get; init; }
+    // Absent (null) for none: the server accepts only the values that ask for something.
+    [Key("return_support")] public string? ReturnSupport { get; init; }
     [Key("skip_special_tokens")] public bool SkipSpecialTokens { get; init; }
     [Key("include_stop_str_in_output")] public bool IncludeStopStringInOutput { get; init; }
 
@@ -51,6 +53,12 @@ internal sealed class RlSampling
         IgnoreEos = s.IgnoreEos,
         Logprobs = s.Logprobs,
         LogprobsMode = s.LogprobsMode == Engine.Sampling.LogprobsMode.Processed ? "processed" : "raw",
+        ReturnSupport = s.ReturnSupport switch
+        {
+            SamplingSupport.Size => "size",
+            SamplingSupport.Ids => "ids",
+            _ => null,
+        },
         SkipSpecialTokens = s.SkipSpecialTokens,
         IncludeStopStringInOutput = s.IncludeStopStringInOutput,
     };

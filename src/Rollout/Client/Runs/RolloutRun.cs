@@ -95,7 +95,11 @@ internal sealed class RolloutRun(RolloutClient client, SamplingParams sampling)
                 break;
             }
             client.CountRecomputed(stale.Length);
-            var restarts = stale.Select(t => t with { CompletionTokenIds = [], Logprobs = [], WeightVersions = [], FinishReason = "abort", Text = null }).ToArray();
+            var restarts = stale.Select(t => t with
+            {
+                CompletionTokenIds = [], Logprobs = [], WeightVersions = [], SupportSizes = t.SupportSizes is null ? null : [],
+                SupportIds = t.SupportIds is null ? null : [], FinishReason = "abort", Text = null,
+            }).ToArray();
             foreach (var t in restarts) slots[t.Index] = t;
             client.Router.Add(engine, restarts.Length);
             await RunSegmentsAsync(group, engine, [.. restarts.Select(Continuation)], slots, endEarly, cancellationToken);
@@ -151,6 +155,8 @@ internal sealed class RolloutRun(RolloutClient client, SamplingParams sampling)
             CompletionTokenIds = tokens,
             Logprobs = before is null ? completion.Logprobs : [.. before.Logprobs, .. completion.Logprobs],
             WeightVersions = before is null ? completion.WeightVersions : [.. before.WeightVersions, .. completion.WeightVersions],
+            SupportSizes = sampling.ReturnSupport == SamplingSupport.None ? null : [.. before?.SupportSizes ?? [], .. completion.SupportSizes ?? []],
+            SupportIds = sampling.ReturnSupport == SamplingSupport.Ids ? [.. before?.SupportIds ?? [], .. completion.SupportIds ?? []] : null,
             FinishReason = completion.FinishReason,
             Text = client.Tokenizer?.Decode(tokens, sampling.SkipSpecialTokens),
         };

@@ -13,7 +13,14 @@ internal enum LogprobsStyle { Count, FlagWithTop }
 internal static class SamplingFields
 {
     /// <summary>Reads the fields of <paramref name="body"/>; <c>max_tokens</c> stays null when absent (the endpoint fills it per prompt).</summary>
-    public static SamplingParams Read(RequestBody body, LogprobsStyle style, int vocabSize)
+    /// <param name="body">The object holding the fields.</param>
+    /// <param name="style">How the endpoint spells logprobs.</param>
+    /// <param name="vocabSize">The model's vocabulary size.</param>
+    /// <param name="reportsSupport">
+    /// Whether the endpoint's answer carries the sampling support (<c>return_support</c>); an endpoint that does not
+    /// refuses the field rather than compute what it would drop.
+    /// </param>
+    public static SamplingParams Read(RequestBody body, LogprobsStyle style, int vocabSize, bool reportsSupport = false)
     {
         int? logprobs = style switch
         {
@@ -47,6 +54,7 @@ internal static class SamplingFields
                 "processed" => LogprobsMode.Processed,
                 var other => throw ApiException.BadRequest($"logprobs_mode must be raw or processed, not '{other}'", body.Path("logprobs_mode")),
             },
+            ReturnSupport = ReturnSupport(body, reportsSupport),
             SkipSpecialTokens = body.Bool("skip_special_tokens") ?? true,
             IncludeStopStringInOutput = body.Bool("include_stop_str_in_output") ?? false,
         };
@@ -59,6 +67,20 @@ internal static class SamplingFields
             throw ApiException.BadRequest(e.Message, body.Path(e.ParameterName));
         }
         return sampling;
+    }
+
+    static SamplingSupport ReturnSupport(RequestBody body, bool reportsSupport)
+    {
+        string? value = body.String("return_support");
+        if (value is not null && !reportsSupport)
+            throw ApiException.BadRequest("return_support is answered only by /rl/generate", body.Path("return_support"));
+        return value switch
+        {
+            null => SamplingSupport.None,
+            "size" => SamplingSupport.Size,
+            "ids" => SamplingSupport.Ids,
+            _ => throw ApiException.BadRequest($"return_support must be size or ids, not '{value}'", body.Path("return_support")),
+        };
     }
 
     static Dictionary<int, float> LogitBias(RequestBody body, int vocabSize)

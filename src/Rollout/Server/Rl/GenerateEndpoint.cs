@@ -6,7 +6,7 @@ using Rollout.Server.Http;
 namespace Rollout.Server.Rl;
 
 /// <summary>
-/// <c>POST /rl/generate</c>: token ids in; token ids, per-token logprobs and weight versions out, one
+/// <c>POST /rl/generate</c>: token ids in; token ids, per-token logprobs, weight versions and (when asked) sampling supports out, one
 /// result per prompt. JSON or MessagePack (<c>application/x-msgpack</c>), answered in the encoding it
 /// came in; with <c>stream: true</c> each completion is sent as it finishes (JSON lines, or one
 /// MessagePack map after another).
@@ -23,7 +23,7 @@ internal static class GenerateEndpoint
         if (list.GetArrayLength() == 0) throw ApiException.BadRequest("prompts is empty", "prompts");
         var prompts = list.EnumerateArray().Select((p, i) => (IReadOnlyList<int>)RequestBody.IntArray(p, $"prompts[{i}]", 0, host.VocabSize - 1)).ToArray();
         var samplingBody = body.Object("sampling");
-        var sampling = samplingBody is null ? new Engine.Sampling.SamplingParams() : SamplingFields.Read(samplingBody, LogprobsStyle.Count, host.VocabSize);
+        var sampling = samplingBody is null ? new Engine.Sampling.SamplingParams() : SamplingFields.Read(samplingBody, LogprobsStyle.Count, host.VocabSize, reportsSupport: true);
         var perPrompt = prompts.Select(p => sampling.MaxTokens is null ? sampling with { MaxTokens = Math.Max(1, host.MaxModelLength - p.Count) } : sampling).ToArray();
         bool stream = body.Bool("stream") ?? false;
 
@@ -58,6 +58,8 @@ internal static class GenerateEndpoint
         Logprobs = c.Logprobs?.ToArray(),
         TopLogprobs = c.TopLogprobs?.Select(top => top.Select(t => new RlTokenLogprob { TokenId = t.TokenId, Logprob = t.Logprob }).ToArray()).ToArray(),
         WeightVersions = c.WeightVersions.ToArray(),
+        SupportSizes = c.SupportSizes?.ToArray(),
+        SupportIds = c.SupportIds?.Select(ids => ids.ToArray()).ToArray(),
         FinishReason = c.FinishReason,
     };
 }

@@ -37,6 +37,12 @@ public sealed class RlCompletion
     /// <summary>The weight version that produced each token.</summary>
     [Key("weight_versions")] public required long[] WeightVersions { get; init; }
 
+    /// <summary>How many tokens each generated token was drawn from; null unless <c>sampling.return_support</c> was given.</summary>
+    [Key("support_sizes")] public int[]? SupportSizes { get; init; }
+
+    /// <summary>The ids, ascending, of the tokens each generated token was drawn from; null unless <c>sampling.return_support</c> is <c>ids</c>.</summary>
+    [Key("support_ids")] public int[][]? SupportIds { get; init; }
+
     /// <summary><c>stop</c>, <c>length</c> or <c>abort</c>.</summary>
     [Key("finish_reason")] public string? FinishReason { get; init; }
 }
