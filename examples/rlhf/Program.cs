@@ -51,4 +51,20 @@ root.SetAction(async result =>
     AnsiConsole.Write(table);
     return 0;
 });
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line, as the rollout CLI answers a usage error, rather than every error and the whole help.
+    Console.Error.WriteLine($"error: {parsed.Errors[0].Message}");
+    Console.Error.WriteLine("run with --help for usage");
+    return 2;
+}
+try
+{
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is Rollout.WeightSync.WeightUpdateException or IOException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
