@@ -12,6 +12,9 @@ namespace Rollout.Rewards;
 /// </summary>
 public sealed class RemoteRewardModel : IRewardModel
 {
+    // One for every instance made without a client of its own: an HttpClient per instance would keep sockets open past it.
+    static readonly HttpClient Shared = new() { Timeout = Timeout.InfiniteTimeSpan };
+
     readonly HttpClient _http;
     readonly Uri _reward;
     readonly string? _apiKey;
@@ -22,7 +25,7 @@ public sealed class RemoteRewardModel : IRewardModel
         ArgumentNullException.ThrowIfNull(server);
         _reward = new Uri(server, "rl/reward");
         _apiKey = apiKey;
-        _http = http ?? new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        _http = http ?? Shared;
     }
 
     /// <inheritdoc/>
