@@ -33,6 +33,20 @@ public sealed record EngineMetrics
     public StepProfile StepProfile { get; init; } = new(TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero);
     /// <summary>The weight version new tokens are generated with.</summary>
     public long WeightVersion { get; init; }
+    /// <summary>Tokens proposed and verified by speculative decoding so far.</summary>
+    public long SpeculativeProposedTokens { get; init; }
+    /// <summary>Of <see cref="SpeculativeProposedTokens"/>, those the rejection sampler kept.</summary>
+    public long SpeculativeAcceptedTokens { get; init; }
+    /// <summary>Sequence verifications so far: one per speculating sequence and step.</summary>
+    public long SpeculativeVerifications { get; init; }
+    /// <summary>Steps that verified at least one proposal.</summary>
+    public long SpeculativeSteps { get; init; }
+    /// <summary>Time spent proposing, in all.</summary>
+    public TimeSpan SpeculativeProposerTime { get; init; }
+    /// <summary>Kept proposals over proposed ones (0..1); 0 before any.</summary>
+    public double SpeculativeAcceptanceRate => SpeculativeProposedTokens == 0 ? 0 : (double)SpeculativeAcceptedTokens / SpeculativeProposedTokens;
+    /// <summary>Proposals kept per verification (0..k); each verification emits this many tokens plus one.</summary>
+    public double MeanAcceptedLength => SpeculativeVerifications == 0 ? 0 : (double)SpeculativeAcceptedTokens / SpeculativeVerifications;
 }
 
 /// <summary>Mean wall time per step of each phase.</summary>

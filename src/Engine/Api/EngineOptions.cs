@@ -30,6 +30,9 @@ public sealed record EngineOptions
     /// <summary>Seed of the draws of requests that give no seed of their own.</summary>
     public long Seed { get; init; }
 
+    /// <summary>Speculative decoding; off when null.</summary>
+    public SpeculativeOptions? Speculation { get; init; }
+
     internal void Validate()
     {
         if (BlockSize is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "block size must be in [1, 1024]");

@@ -5,6 +5,7 @@ using Rollout.Engine.Requests;
 using Rollout.Engine.Sampling;
 using Rollout.Engine.Scheduling;
 using Rollout.Engine.Sequences;
+using Rollout.Engine.Speculation;
 using Rollout.Models;
 using Rollout.Models.Native;
 using Rollout.Models.Tokenization;
@@ -33,6 +34,10 @@ internal sealed class EngineCore : IDisposable
     readonly Scheduler _scheduler;
     readonly ModelRunner _runner;
     readonly Sampler _sampler;
+    readonly RejectionSampler _verifier;
+    readonly ISpeculativeProposer? _proposer;
+    readonly SpeculationController? _speculation;
+    readonly SpeculativeOptions? _speculationOptions;
     readonly Dictionary<string, RequestState> _requests = [];
     readonly HashSet<PrefillRequest> _prefills = [];
     readonly EngineStatistics _stats = new();
@@ -44,6 +49,12 @@ internal sealed class EngineCore : IDisposable
         if (model is not (CausalLanguageModel or SequenceClassificationModel { Config.NumLabels: 1 }))
             throw new ArgumentException($"{model.Config.Architecture} with {model.Config.NumLabels} labels is neither a causal language model nor a reward model " +
                 "(a sequence-classification head with num_labels = 1): the engine serves only those", nameof(model));
+        if (options.Speculation is { } speculation)
+        {
+            if (model is not CausalLanguageModel)
+                throw new ArgumentException("speculative decoding needs a causal language model: a reward model generates nothing", nameof(options));
+            speculation.Validate(model.Config.VocabSize);
+        }
         ProcessPatches.ForEngine(model.Options);
         model.PrepareInference();
         _model = model;
@@ -67,7 +78,17 @@ internal sealed class EngineCore : IDisposable
         }, _kvCache);
         _runner = new ModelRunner(model, _kv);
         _sampler = new Sampler(new Random(unchecked((int)options.Seed)), model.Options.FastCpuKernels);
+        _verifier = new RejectionSampler(_sampler);
         MaxModelLength = (int)Math.Min(Math.Min(model.Config.MaxPositionEmbeddings, Capacity.Tokens), options.MaxModelLength ?? int.MaxValue);
+        if (options.Speculation is { } spec)
+        {
+            _speculationOptions = spec;
+            _speculation = new SpeculationController(spec);
+            _proposer = spec.Method == SpeculativeMethod.NGram
+                ? new NGramProposer(spec.NGramMin, spec.NGramMax)
+                : new DraftModelProposer(spec.DraftModel!, spec.DraftKvCacheBytes ?? Capacity.Tokens * PagedKvTensors.BytesPerBlock(spec.DraftModel!.Config, 1, dtype),
+                    options.BlockSize, MaxModelLength);
+        }
     }
 
     public KvCacheCapacity Capacity { get; }
@@ -76,6 +97,9 @@ internal sealed class EngineCore : IDisposable
     public int MaxModelLength { get; }
 
     public TransformerModel Model => _model;
+
+    /// <summary>The KV block bookkeeping: what tests compare between runs.</summary>
+    internal KvCacheManager KvCache => _kvCache;
 
     /// <summary>
     /// The version stamped on new tokens and mixed into prefix-cache keys. Changing it sends the prefill-only
@@ -249,6 +273,7 @@ internal sealed class EngineCore : IDisposable
     public IReadOnlyList<RequestOutput> Step()
     {
         long start = Stopwatch.GetTimestamp();
+        Propose();
         var scheduled = _scheduler.Schedule();
         if (scheduled.IsEmpty) return [];
         long scheduledAt = Stopwatch.GetTimestamp();
@@ -256,17 +281,52 @@ internal sealed class EngineCore : IDisposable
 
         var batch = Pack(scheduled);
         int promptTokens = scheduled.Scheduled.Sum(s => PromptTokensFed(s.Sequence, s.NumTokens));
+        bool speculative = scheduled.Scheduled.Any(s => s.Sequence.SpeculativeTokenIds.Length > 0);
+        bool decodeOnly = promptTokens == 0 && scheduled.Scheduled.All(s => s.NumTokens - s.Sequence.SpeculativeTokenIds.Length == 1);
         var logits = ReadHeads(scheduled, batch, _runner.Run(batch));
         long ranAt = Stopwatch.GetTimestamp();
         var draws = Sample(scheduled, batch, logits);
         long sampledAt = Stopwatch.GetTimestamp();
-        var outputs = Apply(scheduled, draws);
+        var outputs = Apply(scheduled, draws, out int generated);
 
-        bool decodeOnly = promptTokens == 0 && scheduled.TotalTokens == scheduled.Scheduled.Count;
         long end = Stopwatch.GetTimestamp();
-        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, draws.Count,
+        _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, generated,
             new StepPhases(scheduledAt - start, ranAt - scheduledAt, sampledAt - ranAt, end - sampledAt));
+        if (decodeOnly) _speculation?.RecordDecodeStep(scheduled.Scheduled.Count, speculative, generated, end - start);
         return outputs;
+    }
+
+    /// <summary>
+    /// Asks the proposer for the next tokens of every running sequence that decodes, when speculation is on and the
+    /// controller wants it for a batch this size; the scheduler then fits what the budget and the blocks allow.
+    /// </summary>
+    void Propose()
+    {
+        if (_speculation is null) return;
+        var running = _scheduler.Running;
+        // A proposal the last step had no budget for is stale now.
+        foreach (var seq in running) seq.SpeculativeTokenIds = [];
+        if (!_speculation.ShouldSpeculate(running.Count)) return;
+        long start = Stopwatch.GetTimestamp();
+        var candidates = new List<Sequence>(running.Count);
+        var room = new List<int>(running.Count);
+        foreach (var seq in running)
+        {
+            if (seq.PrefillOnly || seq.OutputTokenIds.Count == 0 || seq.NumComputedTokens != seq.NumTokens - 1) continue;
+            // The verify emits one token more than it keeps: neither may pass max_tokens or the context.
+            int left = Math.Min((seq.Completion!.Request.Params.MaxTokens ?? int.MaxValue) - seq.OutputTokenIds.Count, MaxModelLength - seq.NumTokens);
+            int k = Math.Min(_speculationOptions!.NumSpeculativeTokens, left - 1);
+            if (k <= 0) continue;
+            candidates.Add(seq);
+            room.Add(k);
+        }
+        if (candidates.Count > 0)
+        {
+            var proposals = new int[candidates.Count][];
+            _proposer!.Propose(candidates, [.. room], proposals);
+            for (int i = 0; i < candidates.Count; i++) candidates[i].SpeculativeTokenIds = proposals[i];
+        }
+        _speculation.RecordProposer(Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>The model runner's view of the scheduled work: each sequence's new tokens, where its KV lives, which rows need logits.</summary>
@@ -276,8 +336,11 @@ internal sealed class EngineCore : IDisposable
         foreach (var (seq, numTokens, samples) in scheduled.Scheduled)
         {
             var tokens = new int[numTokens];
-            seq.CopyTokens(seq.NumComputedTokens, tokens);
+            var proposal = seq.SpeculativeTokenIds;
+            seq.CopyTokens(seq.NumComputedTokens, tokens.AsSpan(0, numTokens - proposal.Length));
+            proposal.CopyTo(tokens, numTokens - proposal.Length);
             int rows = seq.Prefill is { } prefill ? prefill.RowsIn(seq.NumComputedTokens, numTokens)
+                : proposal.Length > 0 ? proposal.Length + 1
                 : PromptLogprobRows(seq, numTokens) > 0 ? numTokens : samples ? 1 : 0;
             batch.Add(new StepSequence(seq.ArrivalOrder, tokens, seq.NumComputedTokens, seq.BlockTable, rows));
         }
@@ -319,7 +382,8 @@ internal sealed class EngineCore : IDisposable
 
     /// <summary>
     /// Records prompt logprobs and draws the next token of every sequence that samples, and the first
-    /// token of the siblings forked from a prompt that just finished (they share its last row).
+    /// token of the siblings forked from a prompt that just finished (they share its last row); verifies the
+    /// proposals of speculating sequences, which draw their kept proposals and one token more, in order.
     /// <paramref name="logits"/> holds the rows of the sequences that generate, as <see cref="ReadHeads"/> left them.
     /// </summary>
     List<Draw> Sample(SchedulerOutput scheduled, List<StepSequence> batch, Tensor? logits)
@@ -327,12 +391,24 @@ internal sealed class EngineCore : IDisposable
         var rows = new List<SamplingRow>();
         var rowIndex = new List<long>();
         var drawers = new List<(Sequence Sequence, Sequence? Parent)>();
+        var verifications = new List<Verification>();
+        var verifyRows = new List<long>();
+        var verifiers = new List<Sequence>();
         long row = 0;
         for (int i = 0; i < batch.Count; i++)
         {
             var (seq, numTokens, samples) = scheduled.Scheduled[i];
             if (seq.PrefillOnly) continue;
             int logitRows = batch[i].LogitRows;
+            if (seq.SpeculativeTokenIds.Length > 0)
+            {
+                var request = seq.Completion!.Request;
+                verifications.Add(new Verification(new SamplingRow(request.Params, seq.PromptTokenIds, seq.OutputTokenIds, seq.Index, _eosTokenIds), seq.SpeculativeTokenIds));
+                for (int r = 0; r < logitRows; r++) verifyRows.Add(row + r);
+                verifiers.Add(seq);
+                row += logitRows;
+                continue;
+            }
             if (PromptLogprobRows(seq, numTokens) is int promptRows and > 0)
                 RecordPromptLogprobs(seq, logits!.narrow(0, row, promptRows));
             if (samples)
@@ -354,12 +430,24 @@ internal sealed class EngineCore : IDisposable
             }
             row += logitRows;
         }
-        if (rows.Count == 0 || logits is null) return [];
-        // Decode-only steps sample every logit row once, in order: no gather needed.
-        bool everyRowInOrder = rowIndex.Count == logits.shape[0] && rowIndex.Select((r, i) => r == i).All(same => same);
-        var chosen = _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(rowIndex.ToArray(), device: logits.device)), rows).Tokens;
         var draws = new List<Draw>(drawers.Count);
-        for (int i = 0; i < drawers.Count; i++) draws.Add(new Draw(drawers[i].Sequence, drawers[i].Parent, chosen[i]));
+        if (logits is null) return draws;
+        if (rows.Count > 0)
+        {
+            // Decode-only steps sample every logit row once, in order: no gather needed.
+            bool everyRowInOrder = rowIndex.Count == logits.shape[0] && rowIndex.Select((r, i) => r == i).All(same => same);
+            var chosen = _sampler.Sample(everyRowInOrder ? logits : logits.index_select(0, tensor(rowIndex.ToArray(), device: logits.device)), rows).Tokens;
+            for (int i = 0; i < drawers.Count; i++) draws.Add(new Draw(drawers[i].Sequence, drawers[i].Parent, chosen[i]));
+        }
+        if (verifications.Count > 0)
+        {
+            var emitted = _verifier.Verify(logits.index_select(0, tensor(verifyRows.ToArray(), device: logits.device)), verifications);
+            for (int i = 0; i < verifiers.Count; i++)
+            {
+                _speculation!.RecordVerification(verifications[i].Proposal.Length, emitted[i].Count - 1);
+                foreach (var token in emitted[i]) draws.Add(new Draw(verifiers[i], null, token));
+            }
+        }
         return draws;
     }
 
@@ -368,17 +456,31 @@ internal sealed class EngineCore : IDisposable
     /// committed, each sampled token is appended and checked for an end, prefill-only requests whose last
     /// token was computed are answered; returns the snapshots of the generating requests that changed.
     /// </summary>
-    IReadOnlyList<RequestOutput> Apply(SchedulerOutput scheduled, List<Draw> draws)
+    IReadOnlyList<RequestOutput> Apply(SchedulerOutput scheduled, List<Draw> draws, out int generated)
     {
         long version = WeightVersion;
-        var sampled = new Dictionary<Sequence, Draw>(draws.Count);
+        var sampled = new Dictionary<Sequence, List<ScoredToken>>(draws.Count);
         foreach (var draw in draws)
-            if (draw.Parent is null) sampled[draw.Sequence] = draw;
+        {
+            if (draw.Parent is not null) continue;
+            if (!sampled.TryGetValue(draw.Sequence, out var tokens)) sampled[draw.Sequence] = tokens = new List<ScoredToken>(1);
+            tokens.Add(draw.Token);
+        }
+        int appended = 0;
         // Before the parents' results are applied: a parent that ends now frees its blocks, and its forks must own them first.
         foreach (var draw in draws)
-            if (draw.Parent is { } parent) Fork(parent, draw.Sequence, draw.Token, version);
-        var finished = _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => d.Value.Token.TokenId),
-            seq => seq.Completion!.Accept(sampled[seq].Token, version, MaxModelLength, _eosTokenIds));
+        {
+            if (draw.Parent is not { } parent) continue;
+            Fork(parent, draw.Sequence, draw.Token, version);
+            appended++;
+        }
+        var finished = _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => (IReadOnlyList<int>)d.Value.Select(t => t.TokenId).ToArray()),
+            (seq, i) =>
+            {
+                appended++;
+                return seq.Completion!.Accept(sampled[seq][i], version, MaxModelLength, _eosTokenIds);
+            });
+        generated = appended;
         foreach (var seq in finished)
             if (seq.Prefill is { } prefill && _prefills.Remove(prefill)) prefill.Complete(version);
 
@@ -427,7 +529,19 @@ internal sealed class EngineCore : IDisposable
         _scheduler.AddForked(child, child.Completion!.Accept(first, version, MaxModelLength, _eosTokenIds));
     }
 
-    public EngineMetrics Metrics() => _stats.Snapshot(_scheduler, _kvCache, WeightVersion);
+    public EngineMetrics Metrics()
+    {
+        var metrics = _stats.Snapshot(_scheduler, _kvCache, WeightVersion);
+        if (_speculation is not { } s) return metrics;
+        return metrics with
+        {
+            SpeculativeProposedTokens = s.Proposed,
+            SpeculativeAcceptedTokens = s.Accepted,
+            SpeculativeVerifications = s.VerifiedSequences,
+            SpeculativeSteps = s.SpeculativeSteps,
+            SpeculativeProposerTime = TimeSpan.FromSeconds((double)s.ProposerTicks / Stopwatch.Frequency),
+        };
+    }
 
     /// <summary>How many of this chunk's fed positions predict a prompt token whose logprob is still missing.</summary>
     static int PromptLogprobRows(Sequence seq, int numTokens)
@@ -450,5 +564,6 @@ internal sealed class EngineCore : IDisposable
     public void Dispose()
     {
         _kv.Dispose();
+        _proposer?.Dispose();
     }
 }

@@ -6,7 +6,7 @@ namespace Rollout.Engine.Execution;
 
 /// <summary>
 /// Executes one engine step: packs the scheduled sequences' new tokens into one varlen batch
-/// (decodes first), runs the model over the paged KV cache, and returns the hidden states of the rows
+/// (fewest new tokens first, as <see cref="PagedAttention"/> wants them), runs the model over the paged KV cache, and returns the hidden states of the rows
 /// a head reads, in the order the sequences were given. Which head, and what it makes of them, is the
 /// caller's business.
 /// </summary>
@@ -35,7 +35,7 @@ internal sealed class ModelRunner
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var order = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].TokenIds.Count == 1 ? 0 : 1).ToArray();
+        var order = Enumerable.Range(0, sequences.Count).OrderBy(i => sequences[i].TokenIds.Count).ToArray();
         var packed = order.Select(i => sequences[i]).ToArray();
         var ids = new List<long>();
         var positions = new List<long>();

@@ -6,11 +6,12 @@ using static TorchSharp.torch;
 namespace Rollout.Engine.Execution;
 
 /// <summary>
-/// Attention over the paged KV cache for one engine step. The batch packs decoding sequences (one
-/// new token each) first, then prefilling ones. Each layer writes the step's K/V into their slots,
-/// then attends: all decodes together (on the CPU in fp32 by <see cref="PagedDecodeAttention"/>
-/// reading the blocks in place; elsewhere by gathering their blocks into one padded batch), each
-/// prefill on its own with a causal mask offset by its cached prefix.
+/// Attention over the paged KV cache for one engine step. The batch packs sequences by how many new
+/// tokens they have, fewest first. Each layer writes the step's K/V into their slots, then attends:
+/// the leading short sequences together (on the CPU in fp32 by <see cref="PagedDecodeAttention"/>
+/// reading the blocks in place, decodes and speculative verifies alike; elsewhere, the one-token
+/// decodes only, by gathering their blocks into one padded batch), every other sequence on its own
+/// with a causal mask offset by its cached prefix.
 /// </summary>
 internal sealed class PagedAttention : IAttentionContext
 {
@@ -18,8 +19,10 @@ internal sealed class PagedAttention : IAttentionContext
     readonly long[] _slots;
     readonly Tensor _slotMapping;
     readonly int _decodes;
+    readonly int _decodeRows;
     readonly int _decodeMaxBlocks;
     readonly int[] _decodeLengths;
+    readonly int[] _decodeRowStarts;
     readonly int[] _decodeTables;
     readonly bool _decodeKernel;
     readonly Tensor? _decodeBlocks;
@@ -28,7 +31,7 @@ internal sealed class PagedAttention : IAttentionContext
     readonly (long Start, long Count, long StartPosition, Tensor Blocks)[] _prefills;
 
     /// <param name="kv">The cache tensors.</param>
-    /// <param name="sequences">The step's sequences: those with one new token first.</param>
+    /// <param name="sequences">The step's sequences, ordered by how many new tokens they have, fewest first.</param>
     /// <param name="windows">The sliding windows the model's layers use (null for full attention).</param>
     /// <param name="device">Where index tensors go.</param>
     /// <param name="fastKernels">
@@ -47,8 +50,13 @@ internal sealed class PagedAttention : IAttentionContext
         _slots = slots.ToArray();
         _slotMapping = tensor(_slots, device: device);
 
-        _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1).Count();
+        _decodeKernel = fastKernels && PagedDecodeAttention.Supports(kv.Keys(0));
+        _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1 || _decodeKernel && s.TokenIds.Count <= PagedDecodeAttention.MaxQueryRows).Count();
+        _decodeKernel &= _decodes > 0;
         _decodeLengths = sequences.Take(_decodes).Select(s => s.ContextLength).ToArray();
+        _decodeRowStarts = new int[_decodes + 1];
+        for (int i = 0; i < _decodes; i++) _decodeRowStarts[i + 1] = _decodeRowStarts[i] + sequences[i].TokenIds.Count;
+        _decodeRows = _decodeRowStarts[_decodes];
         _decodeMaxBlocks = _decodes == 0 ? 0 : _decodeLengths.Max(l => (l + bs - 1) / bs);
         _decodeTables = new int[_decodes * _decodeMaxBlocks];
         for (int i = 0; i < _decodes; i++)
@@ -56,7 +64,6 @@ internal sealed class PagedAttention : IAttentionContext
             int used = (_decodeLengths[i] + bs - 1) / bs;
             for (int b = 0; b < used; b++) _decodeTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
         }
-        _decodeKernel = fastKernels && _decodes > 0 && PagedDecodeAttention.Supports(kv.Keys(0));
         if (!_decodeKernel && _decodes > 0)
         {
             _decodeBlocks = tensor(Array.ConvertAll(_decodeTables, b => (long)b), device: device);
@@ -65,11 +72,16 @@ internal sealed class PagedAttention : IAttentionContext
         }
 
         var prefills = new List<(long, long, long, Tensor)>();
-        long offset = _decodes;
+        long offset = _decodeRows;
+        int previous = 0;
+        foreach (var s in sequences)
+        {
+            if (s.TokenIds.Count < previous || s.TokenIds.Count == 0)
+                throw new ArgumentException("sequences must come ordered by their number of new tokens, and every sequence needs a token");
+            previous = s.TokenIds.Count;
+        }
         foreach (var s in sequences.Skip(_decodes))
         {
-            if (s.TokenIds.Count == 1 && prefills.Count > 0 || s.TokenIds.Count == 0)
-                throw new ArgumentException("sequences with one new token must come first, and every sequence needs a token");
             long used = (s.ContextLength + bs - 1) / bs;
             prefills.Add((offset, s.TokenIds.Count, s.StartPosition, tensor(s.BlockTable.Take((int)used).Select(b => (long)b).ToArray(), device: device)));
             offset += s.TokenIds.Count;
@@ -86,9 +98,9 @@ internal sealed class PagedAttention : IAttentionContext
         var outputs = new List<Tensor>(1 + _prefills.Length);
         if (_decodes > 0)
         {
-            var queries = query.narrow(0, 0, _decodes);
+            var queries = query.narrow(0, 0, _decodeRows);
             outputs.Add(_decodeKernel
-                ? PagedDecodeAttention.Attend(queries, keys, values, _decodeTables, _decodeMaxBlocks, _decodeLengths, _kv.BlockSize, options.SlidingWindow)
+                ? PagedDecodeAttention.Attend(queries, keys, values, _decodeTables, _decodeMaxBlocks, _decodeLengths, _decodeRowStarts, _kv.BlockSize, options.SlidingWindow)
                 : AttendGatheredDecodes(queries, keys, values, options.SlidingWindow));
         }
         foreach (var (start, count, startPosition, blocks) in _prefills)

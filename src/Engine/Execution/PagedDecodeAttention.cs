@@ -8,10 +8,12 @@ using static TorchSharp.torch;
 namespace Rollout.Engine.Execution;
 
 /// <summary>
-/// Attention of one-token queries straight over the paged KV cache on the CPU: each sequence (or,
-/// when there are few, each range of its KV heads) walks its block table once for the keys and once
-/// for the values, every KV head's group of query heads sharing the rows it reads. Nothing is
-/// gathered or copied, so a decode step reads each cached row once. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
+/// Attention of a few query rows per sequence (a decode's one token; a speculative verify's k + 1) straight
+/// over the paged KV cache on the CPU: each sequence (or, when there are few, each range of its KV heads)
+/// walks its block table once for the keys and once for the values, every query row and every KV head's
+/// group of query heads sharing the rows it reads. Nothing is gathered or copied, so a step reads each
+/// cached row once. Each query row's arithmetic is the same whatever other rows its sequence has, so a
+/// token verified among k others gets the attention it would get decoded alone. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
 /// the batch's whole KV (or a second copy kept between steps) and thousands of tiny matrix products.
 /// </summary>
 internal static unsafe class PagedDecodeAttention
@@ -20,32 +22,40 @@ internal static unsafe class PagedDecodeAttention
     // on one thread than on two (figures in docs/performance-log.md).
     const long ParallelBytes = 4L << 20;
 
+    /// <summary>The most query rows one sequence may have.</summary>
+    public const int MaxQueryRows = SpeculativeOptions.MaxSpeculativeTokens + 1;
+
     /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
     public static bool Supports(Tensor cache) =>
         cache.device_type == DeviceType.CPU && cache.dtype == ScalarType.Float32 && cache.shape[^1] % Vector256<float>.Count == 0
         && Vector256.IsHardwareAccelerated && Sse.IsSupported;
 
     /// <summary>
-    /// Output [B, heads, D] for queries [B, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
-    /// [slots, kv_heads, D]: sequence b attends to its positions [max(0, length - window), length),
-    /// found through <paramref name="blockTables"/> (row b at b * <paramref name="tableWidth"/>).
+    /// Output [R, heads, D] for queries [R, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
+    /// [slots, kv_heads, D]. Sequence b owns query rows [rowStarts[b], rowStarts[b + 1]), the last positions of
+    /// its <c>lengths[b]</c>; its row for position t attends to positions [max(0, t + 1 - window), t], found
+    /// through <paramref name="blockTables"/> (row b at b * <paramref name="tableWidth"/>).
     /// </summary>
-    public static Tensor Attend(Tensor query, Tensor keys, Tensor values, int[] blockTables, int tableWidth, int[] lengths, int blockSize, int? window)
+    public static Tensor Attend(Tensor query, Tensor keys, Tensor values, int[] blockTables, int tableWidth, int[] lengths, int[] rowStarts,
+        int blockSize, int? window)
     {
         var q = query.contiguous();
         var output = empty_like(q);
-        int sequences = (int)q.shape[0], heads = (int)q.shape[1], headDim = (int)q.shape[2], kvHeads = (int)keys.shape[1];
+        int sequences = lengths.Length, heads = (int)q.shape[1], headDim = (int)q.shape[2], kvHeads = (int)keys.shape[1];
+        if (rowStarts.Length != sequences + 1 || rowStarts[sequences] != q.shape[0])
+            throw new ArgumentException($"{sequences} sequences need {sequences + 1} row starts ending at the {q.shape[0]} query rows", nameof(rowStarts));
         fixed (byte* qp = q.bytes)
         fixed (byte* kp = keys.bytes)
         fixed (byte* vp = values.bytes)
         fixed (byte* op = output.bytes)
         fixed (int* tp = blockTables)
         fixed (int* lp = lengths)
+        fixed (int* rp = rowStarts)
         {
-            var shape = new Shape((float*)qp, (float*)kp, (float*)vp, (float*)op, tp, lp, tableWidth, blockSize,
+            var shape = new Shape((float*)qp, (float*)kp, (float*)vp, (float*)op, tp, lp, rp, tableWidth, blockSize,
                 heads, kvHeads, headDim, window ?? 0, 1f / MathF.Sqrt(headDim));
             long rows = 0;
-            for (int b = 0; b < sequences; b++) rows += window is int w ? Math.Min(w, lengths[b]) : lengths[b];
+            for (int b = 0; b < sequences; b++) rows += window is int w ? Math.Min(w + rowStarts[b + 1] - rowStarts[b] - 1, lengths[b]) : lengths[b];
             if (rows * 2 * kvHeads * headDim * sizeof(float) < ParallelBytes)
             {
                 for (int b = 0; b < sequences; b++) AttendOne(b, 1, shape);
@@ -60,33 +70,41 @@ internal static unsafe class PagedDecodeAttention
         return output;
     }
 
-    readonly struct Shape(float* query, float* keys, float* values, float* output, int* tables, int* lengths,
+    readonly struct Shape(float* query, float* keys, float* values, float* output, int* tables, int* lengths, int* rowStarts,
         int tableWidth, int blockSize, int heads, int kvHeads, int headDim, int window, float scale)
     {
         public readonly float* Query = query, Keys = keys, Values = values, Output = output;
-        public readonly int* Tables = tables, Lengths = lengths;
+        public readonly int* Tables = tables, Lengths = lengths, RowStarts = rowStarts;
         public readonly int TableWidth = tableWidth, BlockSize = blockSize, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Window = window;
         public readonly float Scale = scale;
     }
 
     // One task is a sequence's contiguous range of KV heads: a cached row holds every KV head of a
-    // position side by side, so a task that reads all of them streams each block front to back.
+    // position side by side, so a task that reads all of them streams each block front to back. Its query
+    // rows see ranges of positions that share their end but the last few: scores are laid out per (row,
+    // head) over the union of the ranges, and each row's softmax and sum run over its own range only.
     static void AttendOne(int task, int splits, in Shape s)
     {
         int b = task / splits, split = task % splits;
         int firstHead = (int)((long)s.KvHeads * split / splits), endHead = (int)((long)s.KvHeads * (split + 1) / splits);
         int group = s.Heads / s.KvHeads, d = s.HeadDim, queries = (endHead - firstHead) * group;
+        int firstRow = s.RowStarts[b], rows = s.RowStarts[b + 1] - firstRow;
         int length = s.Lengths[b];
-        int first = s.Window > 0 ? Math.Max(0, length - s.Window) : 0;
+        int lastStart = length - rows;
+        int first = s.Window > 0 ? Math.Max(0, lastStart + 1 - s.Window) : 0;
         int n = length - first;
-        long headOffset = ((long)b * s.Heads + (long)firstHead * group) * d;
-        float* query = s.Query + headOffset;
-        float* output = s.Output + headOffset;
         int* table = s.Tables + (long)b * s.TableWidth;
         long rowStride = (long)s.KvHeads * d;
         long headStart = (long)firstHead * d;
+        Span<int> from = stackalloc int[rows];
+        Span<int> to = stackalloc int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            to[r] = lastStart + 1 + r - first;
+            from[r] = s.Window > 0 ? Math.Max(0, to[r] + first - s.Window) - first : 0;
+        }
 
-        float[] rented = ArrayPool<float>.Shared.Rent(queries * n);
+        float[] rented = ArrayPool<float>.Shared.Rent(rows * queries * n);
         try
         {
             fixed (float* scores = rented)
@@ -97,17 +115,33 @@ internal static unsafe class PagedDecodeAttention
                     if (p + 1 < n) Prefetch(s.Keys + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
                     if (p + PageLookahead < n) PrefetchPages(s.Keys + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* key = s.Keys + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
-                    for (int q = 0; q < queries; q++) scores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (p < from[r] || p >= to[r]) continue;
+                        float* query = QueryOf(s.Query, firstRow + r, firstHead, group, s);
+                        float* rowScores = scores + (long)r * queries * n;
+                        for (int q = 0; q < queries; q++) rowScores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
+                    }
                 }
-                for (int q = 0; q < queries; q++) Softmax(scores + q * n, n);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* rowScores = scores + (long)r * queries * n;
+                    for (int q = 0; q < queries; q++) Softmax(rowScores + q * n + from[r], to[r] - from[r]);
+                    new Span<float>(QueryOf(s.Output, firstRow + r, firstHead, group, s), queries * d).Clear();
+                }
 
-                new Span<float>(output, queries * d).Clear();
                 for (int p = 0; p < n; p++)
                 {
                     if (p + 1 < n) Prefetch(s.Values + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
                     if (p + PageLookahead < n) PrefetchPages(s.Values + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
                     float* value = s.Values + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
-                    for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, scores[q * n + p], d);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (p < from[r] || p >= to[r]) continue;
+                        float* output = QueryOf(s.Output, firstRow + r, firstHead, group, s);
+                        float* rowScores = scores + (long)r * queries * n;
+                        for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, rowScores[q * n + p], d);
+                    }
                 }
             }
         }
@@ -116,6 +150,10 @@ internal static unsafe class PagedDecodeAttention
             ArrayPool<float>.Shared.Return(rented);
         }
     }
+
+    // The first of a query row's heads this task computes, in a [rows, heads, D] tensor.
+    static float* QueryOf(float* tensor, int row, int firstHead, int group, in Shape s) =>
+        tensor + ((long)row * s.Heads + (long)firstHead * group) * s.HeadDim;
 
     // The next row's cache lines, asked for while this row is computed: rows of a block are contiguous, but
     // the hardware prefetchers stop at every 4 KB page, about every row and a third, and the kernel then

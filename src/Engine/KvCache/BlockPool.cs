@@ -34,6 +34,9 @@ internal sealed class BlockPool
     /// <summary>Blocks findable by hash, in use or free.</summary>
     public int NumCachedBlocks => _cached.Count;
 
+    /// <summary>The hashes of the blocks findable by hash.</summary>
+    public IEnumerable<BlockHash> CachedHashes => _cached.Keys;
+
     /// <summary>Turning it off forgets every cached hash.</summary>
     public bool EnablePrefixCaching
     {
@@ -71,6 +74,18 @@ internal sealed class BlockPool
         if (block.Hash is { } hash && (!_cached.TryGetValue(hash, out var owner) || owner != block))
             block.Hash = null;
         _free.AddLast(block.FreeNode);
+    }
+
+    /// <summary>
+    /// Returns a block only its caller holds, and that holds nothing worth keeping, to the head of the free list,
+    /// so the next allocation takes it before evicting a cached block.
+    /// </summary>
+    public void Release(KvBlock block)
+    {
+        if (block.RefCount != 1 || block.Hash is not null)
+            throw new InvalidOperationException($"{block} is shared or hashed: only a private, unhashed block is released");
+        block.RefCount = 0;
+        _free.AddFirst(block.FreeNode);
     }
 
     /// <summary>Adds an owner to a block in use (a forked sequence sharing its parent's full blocks).</summary>

@@ -180,6 +180,19 @@ internal sealed class KvCacheManager
     }
 
     /// <summary>
+    /// Gives back the blocks past those that hold the sequence's computed tokens: what slots allocated for
+    /// speculative tokens leave once the rejected ones are dropped. Rows past the computed end in a kept block
+    /// are overwritten later; no block was hashed over them, since only computed tokens are committed.
+    /// </summary>
+    public void TruncateToComputed(Sequence seq)
+    {
+        int keep = BlocksFor(seq.NumComputedTokens);
+        // Never hashed, so worth nothing cached: reused before any block that is.
+        for (int i = seq.BlockTable.Count - 1; i >= keep; i--) _pool.Release(_pool[seq.BlockTable[i]]);
+        seq.BlockTable.RemoveRange(keep, seq.BlockTable.Count - keep);
+    }
+
+    /// <summary>
     /// Returns the sequence's blocks, tail first so that its last blocks, the least likely to be
     /// shared, are evicted first. Its KV is gone afterwards: nothing counts as computed.
     /// </summary>

@@ -9,7 +9,8 @@ namespace Rollout.Engine.Sampling;
 /// </summary>
 /// <remarks>
 /// A row draws with one uniform number from <see cref="CounterRandom"/>, keyed by (seed, sample index, output
-/// position), and inverts its CDF with it. Every tensor operation is row-wise, so a seeded row gets the same
+/// position), and inverts its CDF with it; speculative verification (<see cref="RejectionSampler"/>) draws from
+/// streams of its own (<see cref="DrawStream"/>). Every tensor operation is row-wise, so a seeded row gets the same
 /// token alone or in any batch. Not thread-safe: one engine loop owns a sampler.
 /// </remarks>
 internal sealed class Sampler
@@ -38,18 +39,27 @@ internal sealed class Sampler
         var x = logits.to(ScalarType.Float32).contiguous();
         var rawLogprobs = rows.Any(r => Wants(r, LogprobsMode.Raw)) ? x.log_softmax(-1) : null;
         x = LogitProcessor.Apply(x, rows);
-        var tokens = Choose(x, rows);
+        var tokens = Choose(x, rows, rows.Select(r => r.Params.IsGreedy ? 0.0 : Uniform(r, DrawStream.Sample, r.OutputTokenIds.Count)).ToArray());
         return Collect(tokens, rawLogprobs, x, rows);
     }
 
+    /// <summary>Whether any row asks for logprobs of the model's own distribution, before any processing.</summary>
+    internal static bool WantsRaw(IReadOnlyList<SamplingRow> rows) => rows.Any(r => Wants(r, LogprobsMode.Raw));
+
     static bool Wants(SamplingRow row, LogprobsMode mode) => row.Params.Logprobs is not null && row.Params.LogprobsMode == mode;
 
-    Tensor Choose(Tensor x, IReadOnlyList<SamplingRow> rows)
+    /// <summary>The greedy choice of every row of processed logits ([rows, vocab] float32).</summary>
+    internal long[] ArgMax(Tensor x) => _fastKernels && GreedyArgMax.Supports(x) ? GreedyArgMax.Rows(x) : x.argmax(-1).cpu().data<long>().ToArray();
+
+    /// <summary>
+    /// One token per row of processed logits: the argmax for greedy rows, else the inverse-CDF draw with the row's
+    /// uniform number <paramref name="u"/>.
+    /// </summary>
+    internal Tensor Choose(Tensor x, IReadOnlyList<SamplingRow> rows, double[] u)
     {
         var greedy = rows.Select(r => r.Params.IsGreedy).ToArray();
-        if (greedy.All(g => g)) return _fastKernels && GreedyArgMax.Supports(x) ? tensor(GreedyArgMax.Rows(x)) : x.argmax(-1);
+        if (greedy.All(g => g)) return tensor(ArgMax(x));
 
-        var u = rows.Select(r => r.Params.IsGreedy ? 0.0 : NextUniform(r)).ToArray();
         var cdf = x.softmax(-1, ScalarType.Float64).cumsum(-1);
         var target = cdf.narrow(1, x.shape[1] - 1, 1) * tensor(u, ScalarType.Float64, x.device).unsqueeze(1);
         // The first token whose cumulative mass exceeds u * total: zero-probability tokens never qualify, and
@@ -59,11 +69,21 @@ internal sealed class Sampler
         return where(tensor(greedy, device: x.device), x.argmax(-1), drawn);
     }
 
-    double NextUniform(SamplingRow row) => row.Params.Seed is long seed
-        ? CounterRandom.Uniform(seed, row.SampleIndex, row.OutputTokenIds.Count)
-        : CounterRandom.Uniform(_unseededKey, -1, _unseededDraws++);
+    /// <summary>
+    /// The uniform number of a row's draw from <paramref name="stream"/> for the token at output position
+    /// <paramref name="position"/>: keyed by (seed, stream and sample index, position) for a seeded row, so it is
+    /// the same whatever the batch; from the engine's own counter for the others.
+    /// </summary>
+    internal double Uniform(SamplingRow row, DrawStream stream, int position) => row.Params.Seed is long seed
+        ? CounterRandom.Uniform(seed, (long)stream << 32 | (uint)row.SampleIndex, position)
+        : CounterRandom.Uniform(_unseededKey, -1 - (long)stream, _unseededDraws++);
 
-    static SamplerOutput Collect(Tensor tokens, Tensor? rawLogprobs, Tensor processedLogits, IReadOnlyList<SamplingRow> rows)
+    /// <summary>
+    /// The output of one token per row: <paramref name="tokens"/>, with the logprobs, top alternatives and support
+    /// each row asked for, read from <paramref name="rawLogprobs"/> (null when no row wants raw ones) or from
+    /// <paramref name="processedLogits"/>.
+    /// </summary>
+    internal static SamplerOutput Collect(Tensor tokens, Tensor? rawLogprobs, Tensor processedLogits, IReadOnlyList<SamplingRow> rows)
     {
         var ids = tokens.cpu().data<long>().ToArray();
         var support = SupportLookup.Read(processedLogits, ids, rows);

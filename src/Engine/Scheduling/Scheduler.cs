@@ -124,6 +124,11 @@ internal sealed class Scheduler
         {
             var seq = _running[i];
             int numNew = Math.Min(CapPrefill(seq.NumTokens - seq.NumComputedTokens), budget);
+            if (TrySpeculate(seq, numNew, budget))
+            {
+                Take(output, seq, numNew + seq.SpeculativeTokenIds.Length, ref budget);
+                continue;
+            }
             // Preempting itself means every newer sequence is gone already: nothing is left to schedule.
             if (!AllocateOrPreempt(seq, numNew, output)) break;
             Take(output, seq, numNew, ref budget);
@@ -135,32 +140,49 @@ internal sealed class Scheduler
     }
 
     /// <summary>
-    /// Applies a step's results: the fed tokens' KV is committed, sampling sequences get their new token,
-    /// and those <paramref name="finishCheck"/> stops are finished and release their blocks, as do
-    /// prefill-only sequences whose last token was fed. Returns the finished ones. Sequences aborted
-    /// between <see cref="Schedule"/> and this call are skipped.
+    /// Applies a step's results: sampling sequences get their new tokens (one, or for a speculative verify the
+    /// accepted proposals and one more), one at a time until <paramref name="finishCheck"/> stops them; the KV of
+    /// the fed tokens that are now part of the sequence is committed and the slots of rejected proposals given
+    /// back; finished sequences release their blocks, as do prefill-only sequences whose last token was fed.
+    /// Returns the finished ones. Sequences aborted between <see cref="Schedule"/> and this call are skipped.
     /// </summary>
     public IReadOnlyList<Sequence> OnStepFinished(
-        SchedulerOutput output, IReadOnlyDictionary<Sequence, int> sampledTokens, Func<Sequence, FinishReason?> finishCheck)
+        SchedulerOutput output, IReadOnlyDictionary<Sequence, IReadOnlyList<int>> sampledTokens, Func<Sequence, int, FinishReason?> finishCheck)
     {
         var finished = new List<Sequence>();
         foreach (var (seq, numTokens, samples) in output.Scheduled)
         {
             if (seq.Status != SequenceStatus.Running) continue;
-            _kvCache.CommitComputed(seq, numTokens);
-            if (!samples) continue;
+            int speculative = seq.SpeculativeTokenIds.Length;
+            seq.SpeculativeTokenIds = [];
+            if (!samples)
+            {
+                _kvCache.CommitComputed(seq, numTokens);
+                continue;
+            }
             if (seq.PrefillOnly)
             {
+                _kvCache.CommitComputed(seq, numTokens);
                 Finish(seq, FinishReason.Prefilled);
                 finished.Add(seq);
                 continue;
             }
-            if (!sampledTokens.TryGetValue(seq, out int token))
-                throw new ArgumentException($"{seq} was scheduled to sample but has no sampled token", nameof(sampledTokens));
-            seq.OutputTokenIds.Add(token);
-            if (finishCheck(seq) is { } reason)
+            if (!sampledTokens.TryGetValue(seq, out var tokens) || tokens.Count == 0 || tokens.Count > speculative + 1)
+                throw new ArgumentException($"{seq} was scheduled to sample {speculative + 1} tokens at most but has {tokens?.Count ?? 0}", nameof(sampledTokens));
+            FinishReason? reason = null;
+            int appended = 0;
+            while (reason is null && appended < tokens.Count)
             {
-                Finish(seq, reason);
+                seq.OutputTokenIds.Add(tokens[appended]);
+                reason = finishCheck(seq, appended++);
+            }
+            // Every fed token before the first one not kept has its KV where the sequence needs it; the last
+            // token appended has none yet, as after any decode.
+            _kvCache.CommitComputed(seq, numTokens - speculative + appended - 1);
+            if (speculative > 0) _kvCache.TruncateToComputed(seq);
+            if (reason is { } r)
+            {
+                Finish(seq, r);
                 finished.Add(seq);
             }
         }
@@ -199,6 +221,24 @@ internal sealed class Scheduler
         }
     }
 
+    /// <summary>
+    /// Allocates slots for a decoding sequence's next token and as many of its speculative tokens as the budget
+    /// holds, trimming the rest. Speculation never preempts: when blocks are short, the sequence drops its
+    /// proposal and is scheduled as a plain decode (false).
+    /// </summary>
+    bool TrySpeculate(Sequence seq, int numNew, int budget)
+    {
+        if (seq.SpeculativeTokenIds.Length == 0) return false;
+        int room = Math.Min(seq.SpeculativeTokenIds.Length, budget - numNew);
+        if (numNew != seq.NumTokens - seq.NumComputedTokens || room <= 0 || !_kvCache.TryAllocateSlots(seq, numNew + room))
+        {
+            seq.SpeculativeTokenIds = [];
+            return false;
+        }
+        if (room < seq.SpeculativeTokenIds.Length) seq.SpeculativeTokenIds = seq.SpeculativeTokenIds[..room];
+        return true;
+    }
+
     /// <summary>Allocates slots for the sequence, preempting the newest running sequences until they fit; false if it preempted itself.</summary>
     bool AllocateOrPreempt(Sequence seq, int numNew, SchedulerOutput output)
     {
@@ -217,6 +257,7 @@ internal sealed class Scheduler
     void SendBack(Sequence seq)
     {
         _kvCache.Free(seq);
+        seq.SpeculativeTokenIds = [];
         seq.Status = SequenceStatus.Waiting;
         seq.NumPreemptions++;
         _waiting.AddFirst(seq);
@@ -227,7 +268,7 @@ internal sealed class Scheduler
 
     static void Take(SchedulerOutput output, Sequence seq, int numNew, ref int budget)
     {
-        output.Scheduled.Add(new ScheduledSequence(seq, numNew, seq.NumComputedTokens + numNew == seq.NumTokens));
+        output.Scheduled.Add(new ScheduledSequence(seq, numNew, seq.NumComputedTokens + numNew == seq.NumTokens + seq.SpeculativeTokenIds.Length));
         budget -= numNew;
     }
 

@@ -82,6 +82,13 @@ internal sealed class Sequence
 
     public bool PrefillOnly => Prefill is not null;
 
+    /// <summary>
+    /// Tokens a proposer guessed to follow the sequence's last token, fed after it this step to be verified. Not
+    /// part of the sequence: the step keeps those the model agrees with and drops the others with their KV.
+    /// Empty outside a speculative step.
+    /// </summary>
+    public int[] SpeculativeTokenIds { get; set; } = [];
+
     public bool IsFinished => Status == SequenceStatus.Finished;
 
     /// <summary>Copies tokens [start, start + destination.Length) of prompt + output into destination.</summary>

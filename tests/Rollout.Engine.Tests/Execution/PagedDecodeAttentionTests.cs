@@ -9,10 +9,15 @@ namespace Rollout.Engine.Tests.Execution;
 public class PagedDecodeAttentionTests
 {
     /// <summary>
-    /// Random sequences in a shuffled block pool; the kernel's output against
-    /// <c>scaled_dot_product_attention</c> over each sequence's keys gathered in order.
+    /// Random sequences in a shuffled block pool, each with 1 to <paramref name="maxRows"/> query rows (its last
+    /// positions); the kernel's output against <c>scaled_dot_product_attention</c> over each row's keys gathered in
+    /// order. With <paramref name="rowAlone"/>, also whether every row's output equals, bit for bit, what the kernel
+    /// gives that row as a one-row decode of its own.
     /// </summary>
-    static double Discrepancy(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed)
+    static double Discrepancy(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed, int maxRows = 1) =>
+        Run(sequences, kvHeads, group, headDim, blockSize, window, seed, maxRows).Worst;
+
+    static (double Worst, bool RowsAsAlone) Run(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed, int maxRows)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -26,24 +31,44 @@ public class PagedDecodeAttentionTests
         int[] tables = Enumerable.Range(0, sequences * width).Select(i => pool[i]).ToArray();
         var keys = randn([blocks * blockSize, kvHeads, headDim], generator: generator);
         var values = randn([blocks * blockSize, kvHeads, headDim], generator: generator);
-        var query = randn([sequences, heads, headDim], generator: generator);
+        int[] rowCounts = lengths.Select(l => random.Next(1, Math.Min(maxRows, l) + 1)).ToArray();
+        int[] rowStarts = new int[sequences + 1];
+        for (int b = 0; b < sequences; b++) rowStarts[b + 1] = rowStarts[b] + rowCounts[b];
+        var query = randn([rowStarts[sequences], heads, headDim], generator: generator);
 
-        var output = PagedDecodeAttention.Attend(query, keys, values, tables, width, lengths, blockSize, window);
+        var output = PagedDecodeAttention.Attend(query, keys, values, tables, width, lengths, rowStarts, blockSize, window);
 
         double worst = 0;
+        bool rowsAsAlone = true;
         for (int b = 0; b < sequences; b++)
         {
-            int first = window is int w ? Math.Max(0, lengths[b] - w) : 0;
-            var rows = tensor(Enumerable.Range(first, lengths[b] - first)
-                .Select(p => (long)tables[b * width + p / blockSize] * blockSize + p % blockSize).ToArray());
-            var k = keys.index_select(0, rows).permute(1, 0, 2);
-            var v = values.index_select(0, rows).permute(1, 0, 2);
-            var q = query[b].view(kvHeads, group, headDim);
-            var expected = nn.functional.scaled_dot_product_attention(q, k, v).reshape(heads, headDim);
-            worst = Math.Max(worst, (output[b] - expected).abs().max().item<float>());
+            for (int r = 0; r < rowCounts[b]; r++)
+            {
+                int end = lengths[b] - rowCounts[b] + 1 + r;
+                int first = window is int w ? Math.Max(0, end - w) : 0;
+                var rows = tensor(Enumerable.Range(first, end - first)
+                    .Select(p => (long)tables[b * width + p / blockSize] * blockSize + p % blockSize).ToArray());
+                var k = keys.index_select(0, rows).permute(1, 0, 2);
+                var v = values.index_select(0, rows).permute(1, 0, 2);
+                var row = query[rowStarts[b] + r];
+                var expected = nn.functional.scaled_dot_product_attention(row.view(kvHeads, group, headDim), k, v).reshape(heads, headDim);
+                worst = Math.Max(worst, (output[rowStarts[b] + r] - expected).abs().max().item<float>());
+                var alone = PagedDecodeAttention.Attend(row.unsqueeze(0), keys, values, tables[(b * width)..((b + 1) * width)], width, [end], [0, 1], blockSize, window);
+                rowsAsAlone &= alone[0].eq(output[rowStarts[b] + r]).all().item<bool>();
+            }
         }
-        return worst;
+        return (worst, rowsAsAlone);
     }
+
+    [Property(MaxTest = 30)]
+    public bool SeveralQueryRowsPerSequenceMatchAttentionOverTheirOwnPrefixes(PositiveInt sequences, PositiveInt kvHeads, bool windowed, int seed) =>
+        Discrepancy(sequences.Get % 6 + 1, kvHeads.Get % 3 + 1, 2, 16, blockSize: 4, windowed ? 1 + Math.Abs(seed % 20) : null, seed,
+            maxRows: PagedDecodeAttention.MaxQueryRows) < 1e-5;
+
+    /// <summary>A verified token gets the attention it would get decoded alone: what makes speculative greedy outputs equal plain ones.</summary>
+    [Property(MaxTest = 20)]
+    public bool EachQueryRowComputesExactlyWhatItWouldAlone(PositiveInt sequences, bool windowed, int seed) =>
+        Run(sequences.Get % 4 + 1, 2, 2, 16, 4, windowed ? 1 + Math.Abs(seed % 20) : null, seed, maxRows: 6).RowsAsAlone;
 
     [Property(MaxTest = 40)]
     public bool MatchesAttentionOverTheGatheredKeys(PositiveInt sequences, PositiveInt kvHeads, PositiveInt group, bool sixteenWide, bool windowed, int seed) =>

@@ -24,8 +24,8 @@ public class SchedulerTests
     static SchedulerOutput Step(Scheduler scheduler, Func<Sequence, FinishReason?>? finish = null)
     {
         var output = scheduler.Schedule();
-        var sampled = output.Scheduled.Where(s => s.Samples).ToDictionary(s => s.Sequence, _ => 1);
-        scheduler.OnStepFinished(output, sampled, finish ?? (_ => null));
+        var sampled = output.Scheduled.Where(s => s.Samples).ToDictionary(s => s.Sequence, _ => (IReadOnlyList<int>)[1]);
+        scheduler.OnStepFinished(output, sampled, (seq, _) => finish?.Invoke(seq));
         return output;
     }
 
@@ -61,8 +61,8 @@ public class SchedulerTests
         Assert.Equal(2, output.Scheduled.Count);
 
         scheduler.Abort("a");
-        var sampled = output.Scheduled.ToDictionary(s => s.Sequence, _ => 1);
-        scheduler.OnStepFinished(output, sampled, _ => null);
+        var sampled = output.Scheduled.ToDictionary(s => s.Sequence, _ => (IReadOnlyList<int>)[1]);
+        scheduler.OnStepFinished(output, sampled, (_, _) => null);
 
         Assert.Equal(FinishReason.Abort, a.FinishReason);
         Assert.Empty(a.BlockTable);
@@ -217,7 +217,7 @@ public class SchedulerTests
         Step(scheduler); // both prefill into one full block each and sample: 5 tokens each
         var output = scheduler.Schedule(); // the old one's decode needs a second block: the young one goes
         Assert.Equal([young], output.Preempted);
-        scheduler.OnStepFinished(output, new Dictionary<Sequence, int> { [old] = 2 }, _ => FinishReason.Length);
+        scheduler.OnStepFinished(output, new Dictionary<Sequence, IReadOnlyList<int>> { [old] = [2] }, (_, _) => FinishReason.Length);
 
         output = scheduler.Schedule();
 
@@ -301,8 +301,8 @@ public class SchedulerTests
             var output = scheduler.Schedule();
             CheckStep(s, scheduler, kv, output, runningBefore, oldest);
 
-            var sampled = output.Scheduled.Where(x => x.Samples).ToDictionary(x => x.Sequence, _ => rng.Next(3));
-            scheduler.OnStepFinished(output, sampled, seq =>
+            var sampled = output.Scheduled.Where(x => x.Samples).ToDictionary(x => x.Sequence, _ => (IReadOnlyList<int>)[rng.Next(3)]);
+            scheduler.OnStepFinished(output, sampled, (seq, _) =>
                 seq.OutputTokenIds.Count >= maxOutput[seq] ? FinishReason.Length
                 : rng.NextDouble() < 0.02 ? FinishReason.Stop : null);
             CheckBlocks(scheduler, kv);
