@@ -26,13 +26,17 @@ internal static class GenerateCommand
         var temperature = CliOptions.Real("--temperature", "T", "0 for greedy, above 0 to sample", 0f, min: 0f);
         var seed = CliOptions.Integer("--seed", "S", "seed of the sampling draws", 0L);
         var placement = new ModelPlacementOptions();
+        var speculation = new SpeculationCliOptions();
         var command = new Command("generate", "Prints the prompt and its completion, token by token.")
         {
             model, prompt, chat, maxTokens, temperature, seed,
         };
         placement.AddTo(command);
+        speculation.AddTo(command);
         command.SetAction(result => Run(
             result.GetValue(model),
+            speculation.Validate(result),
+            draft => speculation.Read(result, draft),
             result.GetRequiredValue(prompt),
             result.GetValue(chat),
             new SamplingParams
@@ -47,10 +51,11 @@ internal static class GenerateCommand
         return command;
     }
 
-    static async Task<int> Run(string? modelPath, string prompt, bool chat, SamplingParams sampling, ModelOptions modelOptions,
-                               TextWriter output, TextWriter log)
+    static async Task<int> Run(string? modelPath, string? draftPath, Func<LoadedModel?, SpeculativeOptions?> speculation, string prompt, bool chat,
+                               SamplingParams sampling, ModelOptions modelOptions, TextWriter output, TextWriter log)
     {
         using var loaded = ModelLoader.Load(modelPath ?? DefaultModel.EnsureExists(log), modelOptions);
+        using var draft = draftPath is null ? null : ModelLoader.Load(draftPath, modelOptions);
         var tokenizer = loaded.Tokenizer ?? throw new ModelLoadException($"{loaded.Source} has no tokenizer: generate needs one to read the prompt");
         if (loaded.Model is not CausalLanguageModel model)
             throw new ModelLoadException($"{loaded.Config.Architecture} is not a language model: it scores sequences, it does not generate");
@@ -69,9 +74,13 @@ internal static class GenerateCommand
         // by the context checked above, so no flag can ask libtorch for an impossible allocation.
         var engineOptions = new EngineOptions();
         long tokens = promptIds.Count + maxTokens + engineOptions.BlockSize;
+        var speculative = speculation(draft);
+        if (draft is not null && speculative is not null)
+            speculative = speculative with { DraftKvCacheBytes = tokens * PagedKvTensors.BytesPerBlock(draft.Config, 1, draft.Model.Options.DType) };
         using var engine = LlmEngine.Create(loaded, engineOptions with
         {
             KvCacheBytes = tokens * PagedKvTensors.BytesPerBlock(model.Config, 1, model.Options.DType),
+            Speculation = speculative,
         });
         await foreach (var step in engine.GenerateAsync(promptIds, sampling))
         {

@@ -25,11 +25,13 @@ internal static class ServeCommand
         var weightsSocket = CliOptions.Text("--weights-socket", "PATH", "a Unix domain socket for weight updates from trainers on this host (shared memory)");
         var maxRequestSeqs = CliOptions.Integer("--max-request-seqs", "N", "most completions one request may ask for (prompts x n)", new ServerOptions().MaxRequestSequences, min: 1);
         var placement = new ModelPlacementOptions();
+        var speculation = new SpeculationCliOptions();
         var command = new Command("serve", "Serves a model over HTTP: the OpenAI API, the RL endpoints, /health, /ready and /metrics.")
         {
             model, referenceModel, rewardModel, host, port, apiKey, adminToken, servedName, kvBytes, maxSeqs, maxLen, maxRequestSeqs, weightsSocket,
         };
         placement.AddTo(command);
+        speculation.AddTo(command);
         command.SetAction(result =>
         {
             var options = new ServerOptions
@@ -51,8 +53,8 @@ internal static class ServeCommand
                 MaxNumSequences = result.GetValue(maxSeqs),
                 MaxModelLength = result.GetValue(maxLen) is > 0 and var length ? length : null,
             };
-            var paths = new ModelPaths(result.GetRequiredValue(model), result.GetValue(referenceModel), result.GetValue(rewardModel));
-            return Run(paths, placement.Read(result), engineOptions, options, result.InvocationConfiguration.Output);
+            var paths = new ModelPaths(result.GetRequiredValue(model), result.GetValue(referenceModel), result.GetValue(rewardModel), speculation.Validate(result));
+            return Run(paths, placement.Read(result), engineOptions, served => speculation.Read(result, served.Draft), options, result.InvocationConfiguration.Output);
         });
         return command;
     }
@@ -70,7 +72,10 @@ internal static class ServeCommand
         }
         try
         {
-            return new ServedModels(LoadOne(paths.Policy)) { Reference = LoadOptional(paths.Reference), Reward = LoadOptional(paths.Reward) };
+            return new ServedModels(LoadOne(paths.Policy))
+            {
+                Reference = LoadOptional(paths.Reference), Reward = LoadOptional(paths.Reward), Draft = LoadOptional(paths.Draft),
+            };
         }
         catch
         {
@@ -79,13 +84,25 @@ internal static class ServeCommand
         }
     }
 
-    sealed record ModelPaths(string Policy, string? Reference, string? Reward);
+    sealed record ModelPaths(string Policy, string? Reference, string? Reward, string? Draft);
 
     static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
-    static int Run(ModelPaths paths, Models.ModelOptions modelOptions, EngineOptions engineOptions, ServerOptions options, TextWriter output)
+    static int Run(ModelPaths paths, Models.ModelOptions modelOptions, EngineOptions engineOptions, Func<ServedModels, SpeculativeOptions?> speculation,
+        ServerOptions options, TextWriter output)
     {
-        var server = RolloutServer.StartAsync(Load(paths, modelOptions), engineOptions, options).GetAwaiter().GetResult();
+        var served = Load(paths, modelOptions);
+        try
+        {
+            engineOptions = engineOptions with { Speculation = speculation(served) };
+        }
+        catch
+        {
+            served.Dispose();
+            throw;
+        }
+        // From here the server owns the models, and disposes them if it fails to start.
+        var server = RolloutServer.StartAsync(served, engineOptions, options).GetAwaiter().GetResult();
         output.WriteLine($"serving {server.ModelName} on {server.Address.ToString().TrimEnd('/')}");
         output.Flush();
         server.WaitForShutdownAsync().GetAwaiter().GetResult();

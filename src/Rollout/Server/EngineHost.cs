@@ -37,9 +37,10 @@ internal sealed class EngineHost : IDisposable
         _models = models;
         Model = models.Policy;
         var started = new List<LlmEngine>();
+        // Only the policy generates: the reference and reward engines only score, and never speculate.
         LlmEngine Start(LoadedModel model)
         {
-            var engine = LlmEngine.Create(model, engineOptions);
+            var engine = LlmEngine.Create(model, model == models.Policy ? engineOptions : engineOptions with { Speculation = null });
             started.Add(engine);
             return engine;
         }

@@ -16,11 +16,15 @@ public sealed record ServedModels(LoadedModel Policy) : IDisposable
     /// <summary>A sequence-classification model with one label that computes rewards; none when null.</summary>
     public LoadedModel? Reward { get; init; }
 
+    /// <summary>The draft model the policy's engine speculates with (<see cref="Engine.SpeculativeMethod.DraftModel"/>); none when null.</summary>
+    public LoadedModel? Draft { get; init; }
+
     /// <summary>Disposes every model.</summary>
     public void Dispose()
     {
         Policy.Dispose();
         Reference?.Dispose();
         Reward?.Dispose();
+        Draft?.Dispose();
     }
 }

@@ -253,4 +253,30 @@ public class KvCacheManagerTests
         Assert.Equal(0, kv.Pool.NumCachedBlocks);
         Assert.Equal(0, kv.AllocateForAdmission(new Sequence("b", 0, Prompt(9))));
     }
+
+    [Fact]
+    public void Truncating_to_the_computed_tokens_gives_back_the_speculative_blocks_unhashed_and_first_in_line()
+    {
+        var kv = new KvCacheManager(numBlocks: 8, blockSize: 4);
+        var seq = new Sequence("r", 0, Prompt(6));
+        Prefill(kv, seq);
+        seq.OutputTokenIds.Add(7);
+        // The next token and five proposals: slots up to position 11, three blocks.
+        Assert.True(kv.TryAllocateSlots(seq, 6));
+        Assert.Equal(3, seq.BlockTable.Count);
+        int speculativeBlock = seq.BlockTable[2];
+        // Two of the fed tokens verified (the last one and one proposal): computed up to position 8.
+        for (int i = 0; i < 2; i++) seq.OutputTokenIds.Add(8 + i);
+        kv.CommitComputed(seq, 2);
+
+        kv.TruncateToComputed(seq);
+
+        Assert.Equal(2, seq.BlockTable.Count);
+        Assert.Equal(6, kv.NumFreeBlocks);
+        Assert.Null(kv.Pool[speculativeBlock].Hash);
+        Assert.Equal(speculativeBlock, kv.Pool.FreeBlocksInEvictionOrder.First().Id);
+        // The full block of verified tokens was hashed; the released one, which held only proposals, was not.
+        Assert.NotNull(kv.Pool[seq.BlockTable[1]].Hash);
+        Assert.Equal(2, kv.Pool.NumCachedBlocks);
+    }
 }

@@ -375,4 +375,88 @@ public class SchedulerTests
             if (owners[id] > 1) Assert.NotNull(pool[id].Hash);
         }
     }
+
+    /// <summary>Prefills both sequences and samples their first token, so each decodes next.</summary>
+    static void StartDecoding(Scheduler scheduler, params Sequence[] sequences)
+    {
+        foreach (var seq in sequences) scheduler.Add(seq);
+        Step(scheduler);
+        Assert.All(sequences, seq => Assert.Equal(seq.NumTokens - 1, seq.NumComputedTokens));
+    }
+
+    [Fact]
+    public void Proposed_tokens_count_against_the_budget_and_are_trimmed_to_it()
+    {
+        var (scheduler, _) = Create(maxTokens: 8);
+        var a = Seq("a", 2);
+        var b = Seq("b", 2);
+        var c = Seq("c", 2);
+        StartDecoding(scheduler, a, b, c);
+        a.SpeculativeTokenIds = [5, 6, 7, 8];
+        b.SpeculativeTokenIds = [5, 6, 7, 8];
+        c.SpeculativeTokenIds = [5, 6];
+
+        var output = scheduler.Schedule();
+
+        // a takes its token and four proposals (5 of 8), b its token and the two that still fit; c waits for the next step.
+        Assert.Equal([5, 3], output.Scheduled.Select(s => s.NumTokens));
+        Assert.Equal([5, 6], b.SpeculativeTokenIds);
+        Assert.Equal(8, output.TotalTokens);
+        Assert.All(output.Scheduled, s => Assert.True(s.Samples));
+    }
+
+    [Fact]
+    public void Speculation_never_preempts_a_sequence_it_drops_its_proposal_instead()
+    {
+        // Two sequences, one block each, nothing free: a proposal that needs a second block cannot have one.
+        var (scheduler, kv) = Create(numBlocks: 2, blockSize: 4);
+        var a = Seq("a", 2);
+        var b = Seq("b", 2);
+        StartDecoding(scheduler, a, b);
+        a.SpeculativeTokenIds = [1, 2, 3, 4];
+
+        var output = scheduler.Schedule();
+
+        Assert.Empty(output.Preempted);
+        Assert.Empty(a.SpeculativeTokenIds);
+        Assert.Equal([1, 1], output.Scheduled.Select(s => s.NumTokens));
+        Assert.Equal(0, kv.NumFreeBlocks);
+    }
+
+    [Fact]
+    public void A_verify_keeps_the_accepted_tokens_commits_their_KV_and_gives_back_the_rest()
+    {
+        var (scheduler, kv) = Create(numBlocks: 8, blockSize: 4);
+        var a = Seq("a", 3);
+        StartDecoding(scheduler, a);
+        a.SpeculativeTokenIds = [10, 11, 12, 13, 14];
+        var output = scheduler.Schedule();
+        Assert.Equal(3, a.BlockTable.Count);
+
+        // Two proposals kept, then a replacement token: three tokens appended, the KV of the fed token and the two kept.
+        scheduler.OnStepFinished(output, new Dictionary<Sequence, IReadOnlyList<int>> { [a] = [10, 11, 20] }, (_, _) => null);
+
+        Assert.Equal([1, 10, 11, 20], a.OutputTokenIds);
+        Assert.Equal(6, a.NumComputedTokens);
+        Assert.Equal(2, a.BlockTable.Count);
+        Assert.Empty(a.SpeculativeTokenIds);
+        Assert.Equal(6, kv.NumFreeBlocks);
+    }
+
+    [Fact]
+    public void A_verify_that_ends_the_sequence_midway_appends_nothing_after_the_end()
+    {
+        var (scheduler, kv) = Create(numBlocks: 8, blockSize: 4);
+        var a = Seq("a", 3);
+        StartDecoding(scheduler, a);
+        a.SpeculativeTokenIds = [10, 11, 12];
+        var output = scheduler.Schedule();
+
+        var finished = scheduler.OnStepFinished(output, new Dictionary<Sequence, IReadOnlyList<int>> { [a] = [10, 11, 12, 13] },
+            (seq, i) => i == 1 ? FinishReason.Stop : null);
+
+        Assert.Equal([a], finished);
+        Assert.Equal([1, 10, 11], a.OutputTokenIds);
+        Assert.Equal(8, kv.NumFreeBlocks);
+    }
 }

@@ -104,6 +104,38 @@ public class SpeculativeSamplingTests(ITestOutputHelper log)
         Assert.True(statistic > critical, $"temperature 0.8 and 0.9 should be told apart: chi-square {statistic:F1} on {df} df, critical {critical:F1}");
     }
 
+    /// <summary>A seeded request speculates to the same tokens alone as among others: every draw is keyed by its position.</summary>
+    [Theory]
+    [InlineData("ngram")]
+    [InlineData("draft")]
+    public void SeededSpeculativeResultsDoNotDependOnTheBatch(string proposer)
+    {
+        var sampling = Sampling("temperature 0.8, top-p 0.8, repetition 1.3, presence 0.5") with { N = 2, MaxTokens = 12 };
+        var options = new EngineOptions { KvCacheBytes = 8 << 20, Speculation = Speculation(proposer) };
+        int[][] prompts = [[1, 2, 3, 1, 2], [0, 0, 1], [3, 2, 1, 0, 3, 2], [2]];
+        var alone = new List<int[]>();
+        foreach (var (prompt, i) in prompts.Select((p, i) => (p, i)))
+        {
+            using var core = new EngineCore(Target.Value, null, [], options);
+            alone.AddRange(RunToEnd(core, [(prompt, i)], sampling));
+        }
+        using var together = new EngineCore(Target.Value, null, [], options);
+        var batched = RunToEnd(together, [.. prompts.Select((p, i) => (p, i)), .. Enumerable.Range(10, 20).Select(s => (prompts[s % 4], s))], sampling);
+        Assert.True(together.Metrics().SpeculativeAcceptedTokens > 0, "nothing was accepted: speculation was not exercised");
+        Assert.Equal(alone, batched.Take(alone.Count));
+    }
+
+    /// <summary>The completions of each (prompt, seed) request, in request order.</summary>
+    static List<int[]> RunToEnd(EngineCore core, (int[] Prompt, int Seed)[] requests, SamplingParams sampling)
+    {
+        var finals = new RequestOutput[requests.Length];
+        for (int r = 0; r < requests.Length; r++) core.Add($"r{r}", requests[r].Prompt, sampling with { Seed = requests[r].Seed });
+        while (core.HasUnfinished)
+            foreach (var output in core.Step())
+                if (output.Finished) finals[int.Parse(output.RequestId[1..])] = output;
+        return finals.SelectMany(f => f.Outputs.Select(o => o.TokenIds.ToArray())).ToList();
+    }
+
     /// <summary>Pearson's chi-square of homogeneity of two count vectors, its degrees of freedom, and the critical value.</summary>
     static (double Statistic, int Df, double Critical) Homogeneity(long[] a, long[] b)
     {

@@ -42,6 +42,22 @@ public class RolloutCliTests
         Assert.Equal(Run(args).Out, Run(args).Out);
     }
 
+    [Theory]
+    [InlineData("ngram")]
+    [InlineData("draft")]
+    public void SpeculativeGreedyGenerationPrintsWhatPlainGenerationPrints(string method)
+    {
+        string dir = TinyModels.Directory("Qwen3ForCausalLM");
+        string[] plain = ["generate", "--model", dir, "--prompt", "the cat the cat the cat", "--max-tokens", "30"];
+        string[] speculative = method == "ngram"
+            ? [.. plain, "--speculative-method", "ngram", "--ngram-min", "1"]
+            : [.. plain, "--speculative-method", "draft", "--draft-model", TinyModels.Directory("LlamaForCausalLM"), "--num-speculative-tokens", "3"];
+        var want = Run(plain);
+        var got = Run(speculative);
+        Assert.True(got.Code == 0, got.Err);
+        Assert.Equal(want.Out, got.Out);
+    }
+
     [Fact]
     public void TokenizePrintsJsonIds()
     {
@@ -97,6 +113,12 @@ public class RolloutCliTests
     [InlineData(new[] { "bench" }, "rollout bench needs a command: throughput, peer")]
     [InlineData(new[] { "bench", "frob" }, "unknown command 'frob'")]
     [InlineData(new[] { "bench", "peer", "--threads", "0" }, "--threads must be an integer >= 1")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "eagle" }, "--speculative-method must be none, ngram or draft")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "draft" }, "--speculative-method draft needs --draft-model")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--draft-model", "m" }, "--draft-model is used only with --speculative-method draft")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "ngram", "--num-speculative-tokens", "16" }, "--num-speculative-tokens must be at most 15")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "ngram", "--ngram-min", "3", "--ngram-max", "2" }, "--ngram-max (2) must be at least --ngram-min (3)")]
+    [InlineData(new[] { "serve", "--model", "m", "--speculative-method", "draft" }, "--speculative-method draft needs --draft-model")]
     public void UsageErrorsExitWithTwo(string[] args, string expected)
     {
         var (code, _, error) = Run(args);

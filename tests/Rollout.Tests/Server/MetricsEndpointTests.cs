@@ -23,6 +23,9 @@ public class MetricsEndpointTests(ServerFixture fixture)
                      ("rollout_kv_cache_usage_ratio", "gauge"), ("rollout_prefix_cache_hit_rate", "gauge"), ("rollout_weight_version", "gauge"),
                      ("rollout_time_to_first_token_seconds", "histogram"), ("rollout_inter_token_latency_seconds", "histogram"),
                      ("rollout_e2e_request_latency_seconds", "histogram"),
+                     ("rollout_spec_decode_num_drafts_total", "counter"), ("rollout_spec_decode_num_draft_tokens_total", "counter"),
+                     ("rollout_spec_decode_num_accepted_tokens_total", "counter"), ("rollout_spec_decode_acceptance_rate", "gauge"),
+                     ("rollout_spec_decode_mean_accepted_length", "gauge"), ("rollout_spec_decode_proposer_seconds_total", "counter"),
                  })
             Assert.True(metrics.Types.TryGetValue(family, out var declared) && declared == type, $"{family} is not declared as a {type}");
     }

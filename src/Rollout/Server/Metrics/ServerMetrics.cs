@@ -39,6 +39,12 @@ internal sealed class ServerMetrics
         var preemptions = factory.CreateCounter("rollout_num_preemptions_total", "Sequences preempted to free KV blocks.");
         var steps = factory.CreateCounter("rollout_engine_steps_total", "Engine steps run.");
         var version = factory.CreateGauge("rollout_weight_version", "Version of the weights the engine serves (0: as loaded).");
+        var drafts = factory.CreateCounter("rollout_spec_decode_num_drafts_total", "Speculative verifications: one per speculating sequence and step.");
+        var draftTokens = factory.CreateCounter("rollout_spec_decode_num_draft_tokens_total", "Tokens proposed to speculative verification.");
+        var acceptedTokens = factory.CreateCounter("rollout_spec_decode_num_accepted_tokens_total", "Proposed tokens the rejection sampler kept.");
+        var acceptance = factory.CreateGauge("rollout_spec_decode_acceptance_rate", "Kept proposals over proposed ones, since start.");
+        var acceptedLength = factory.CreateGauge("rollout_spec_decode_mean_accepted_length", "Proposals kept per verification, since start.");
+        var proposerTime = factory.CreateCounter("rollout_spec_decode_proposer_seconds_total", "Time spent proposing tokens.");
         Registry.AddBeforeCollectCallback(() =>
         {
             var m = engine();
@@ -51,6 +57,12 @@ internal sealed class ServerMetrics
             preemptions.IncTo(m.Preemptions);
             steps.IncTo(m.Steps);
             version.Set(m.WeightVersion);
+            drafts.IncTo(m.SpeculativeVerifications);
+            draftTokens.IncTo(m.SpeculativeProposedTokens);
+            acceptedTokens.IncTo(m.SpeculativeAcceptedTokens);
+            acceptance.Set(m.SpeculativeAcceptanceRate);
+            acceptedLength.Set(m.MeanAcceptedLength);
+            proposerTime.IncTo(m.SpeculativeProposerTime.TotalSeconds);
         });
     }
 
