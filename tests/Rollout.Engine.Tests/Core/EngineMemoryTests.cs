@@ -38,6 +38,29 @@ public class EngineMemoryTests
         Assert.Equal(10_000 * 2, core.Metrics().GeneratedTokens);
     }
 
+    [Theory]
+    [InlineData("ngram")]
+    [InlineData("draft-self")]
+    public void SpeculativeStepsLeaveNoTensorsBehind(string proposer)
+    {
+        var speculation = Speculation.SpeculativeGreedyTests.Speculation(proposer, Arch) with { MaxBatchSize = 512 };
+        using var core = TinyEngine.Core(Arch, new EngineOptions { KvCacheBytes = 4 << 20, Speculation = speculation });
+        var cases = Speculation.SpeculativeGreedyTests.Cases(100, 512, seed: 4);
+        void Wave(int wave)
+        {
+            for (int i = 0; i < cases.Length; i++)
+                core.Add($"w{wave}-{i}", cases[i].Prompt, new SamplingParams { Temperature = i % 2, MaxTokens = 12, IgnoreEos = true, Logprobs = i % 3 == 0 ? 1 : null });
+            RunToEnd(core);
+        }
+        for (int w = 0; w < 2; w++) Wave(w);
+        GC.Collect();
+        long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int w = 2; w < 6; w++) Wave(w);
+        GC.Collect();
+        Assert.Equal(liveBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.True(core.Metrics().SpeculativeAcceptedTokens > 0, "nothing was accepted: the speculative path was not exercised");
+    }
+
     static void RunToEnd(Rollout.Engine.Core.EngineCore core)
     {
         while (core.HasUnfinished) core.Step();
