@@ -2,6 +2,7 @@ using System.CommandLine;
 using Rollout.Bench;
 using Rollout.Bench.Peer;
 using Rollout.Bench.Serve;
+using Rollout.Bench.SpecDecode;
 using Rollout.Bench.Throughput;
 using Rollout.Bench.WeightSync;
 
@@ -28,6 +29,11 @@ internal static class BenchCommand
             HTTP (sender and server in child processes), against a one-thread memcpy and a raw loopback TCP
             copy; and the longest stall of a batch-64 decode while updates with keep apply.
             """, WeightSyncBenchmark.Run),
+        Benchmark("specdecode", """
+            Greedy decode tokens/s with and without n-gram speculative decoding, at batch 1 and batch 16, on a
+            copy-heavy workload (the stories260K fixture, found through ROLLOUT_FIXTURES) and on random prompts
+            to bench peer's stories110M-shaped random model.
+            """, SpecDecodeBenchmark.Run),
     };
 
     /// <summary>The <c>--json FILE</c> option every benchmark takes.</summary>

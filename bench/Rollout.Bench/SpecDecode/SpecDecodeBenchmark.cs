@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using Rollout.Bench.Peer;
+using Rollout.Engine;
+using Rollout.Engine.Execution;
+using Rollout.Engine.Sampling;
+using Rollout.Models.Loading;
+using Rollout.Models.Native;
+using TorchSharp;
+
+namespace Rollout.Bench.SpecDecode;
+
+/// <summary>
+/// <c>rollout bench specdecode</c>: greedy decode tokens/s with and without n-gram speculation, at batch 1 (one
+/// request at a time) and batch 16, on a copy-heavy workload (stories260K, a real model whose greedy stories
+/// repeat their own phrases) and an ordinary one (random prompts on bench peer's stories110M-shaped random model).
+/// Plain and speculative runs alternate, each on a fresh engine after a shortened warm-up; figures are medians.
+/// </summary>
+internal static class SpecDecodeBenchmark
+{
+    /// <summary>The copy-heavy model's name, and its file under the shared fixtures folder.</summary>
+    public const string CopyModel = "stories260K";
+    const string CopyModelFile = "stories260K/stories260K-f32.gguf";
+    const int WarmUpTokens = 32;
+    static readonly int[] BatchSizes = [1, SpecDecodeSettings.BatchSize];
+
+    // Openings of the kind stories260K was trained on, so its continuations are its own typical text.
+    static readonly string[] StoryOpenings =
+    [
+        "Once upon a time", "One day, a little girl", "Tom had a big red ball", "There was a small dog named",
+        "Lily and Ben went to the park", "The sun was shining and", "Sue saw a bird in the tree", "Once upon a time, there was a boy named Tim",
+        "A little cat wanted to", "Mom said to Lily", "The big bear was", "One day, Max found",
+        "Anna liked to play with her", "In a small house lived", "Bob and his friend", "It was a cold day and",
+    ];
+
+    /// <summary>The CLI's entry: the stories260K fixture found through ROLLOUT_FIXTURES.</summary>
+    public static IReadOnlyDictionary<string, object> Run(bool quick, TextWriter log) =>
+        Run(quick ? SpecDecodeSettings.Quick : SpecDecodeSettings.Full, SharedFixtures.File(CopyModelFile), log);
+
+    public static IReadOnlyDictionary<string, object> Run(SpecDecodeSettings settings, string copyModelPath, TextWriter log)
+    {
+        var speculation = new SpeculativeOptions { Method = SpeculativeMethod.NGram, Adaptive = true };
+        var json = new Dictionary<string, object>
+        {
+            ["copy_model"] = CopyModel,
+            ["speculative_tokens"] = speculation.NumSpeculativeTokens,
+            ["copy_new_tokens"] = settings.CopyNewTokens,
+            ["plain_new_tokens"] = settings.PlainNewTokens,
+            ["repetitions"] = settings.Repetitions,
+            ["threads"] = torch.get_num_threads(),
+        };
+        log.WriteLine($"greedy, n-gram speculation (k {speculation.NumSpeculativeTokens}, n-gram {speculation.NGramMin}-{speculation.NGramMax}, adaptive), " +
+                      $"{torch.get_num_threads()} threads, {settings.Repetitions} interleaved plain/speculative pairs per row, medians");
+        var greedy = new GreedyTally();
+
+        using (var copy = ModelLoader.Load(copyModelPath))
+        {
+            var tokenizer = copy.Tokenizer ?? throw new InvalidOperationException($"{copyModelPath} has no tokenizer to encode the story openings with");
+            var prompts = StoryOpenings.Select(text => tokenizer.Encode(text).ToArray()).ToArray();
+            log.WriteLine($"copy: {CopyModel} ({copyModelPath}), {prompts.Length} story openings, {settings.CopyNewTokens} new tokens each");
+            Measure("copy", copy, prompts, prompts.Length, settings, settings.CopyNewTokens, speculation, json, greedy, log);
+        }
+
+        string plainPath = Path.Combine(Path.GetTempPath(), $"rollout-specdecode-{Environment.ProcessId}.gguf");
+        try
+        {
+            string plainModel = settings.TinyPlainModel ? "tiny" : "stories110M-shaped";
+            var shape = settings.TinyPlainModel ? PeerModelFile.WriteTiny(plainPath, 6) : PeerModelFile.WriteStories110MShape(plainPath, 6);
+            json["plain_model"] = plainModel;
+            using var plain = ModelLoader.Load(plainPath);
+            var random = new Random(17);
+            var prompts = Enumerable.Range(0, SpecDecodeSettings.BatchSize)
+                .Select(_ => Enumerable.Range(0, settings.PlainPromptTokens).Select(_ => random.Next(3, shape.VocabSize)).ToArray()).ToArray();
+            log.WriteLine($"plain: bench peer's {plainModel} random model (dim {shape.HiddenSize}, {shape.NumHiddenLayers} layers, vocab {shape.VocabSize}), " +
+                          $"{prompts.Length} random {settings.PlainPromptTokens}-token prompts " +
+                          $"(the first {settings.PlainBatch1Prompts} at batch 1), {settings.PlainNewTokens} new tokens each");
+            Measure("plain", plain, prompts, settings.PlainBatch1Prompts, settings, settings.PlainNewTokens, speculation, json, greedy, log);
+        }
+        finally
+        {
+            File.Delete(plainPath);
+        }
+
+        json["acceptance_rate"] = json["copy_b1_acceptance_rate"];
+        json["mean_accepted_length"] = json["copy_b1_mean_accepted_length"];
+        json["greedy_identical_fraction"] = greedy.Fraction;
+        json["mkl_dispatch"] = MklCpuDispatch.State.ToString();
+        log.WriteLine();
+        log.WriteLine($"speedup: copy b1 {json["copy_b1_speedup"]:F2}x (target >= 2x), copy b16 {json["copy_b16_speedup"]:F2}x, " +
+                      $"plain b1 {json["plain_b1_speedup"]:F2}x, plain b16 {json["plain_b16_speedup"]:F2}x (targets >= 0.9x)");
+        log.WriteLine($"acceptance (copy b1 speculative runs' EngineMetrics): rate {json["acceptance_rate"]:P1}, mean accepted length {json["mean_accepted_length"]:F2} of {speculation.NumSpeculativeTokens}");
+        log.WriteLine($"greedy outputs identical with and without speculation: {greedy.Matched} of {greedy.Compared} sequences");
+        log.WriteLine($"MKL dispatch: {MklCpuDispatch.State}");
+        return json;
+    }
+
+    static void Measure(string workload, LoadedModel model, int[][] prompts, int batch1Prompts, SpecDecodeSettings settings, int newTokens,
+                        SpeculativeOptions speculation, Dictionary<string, object> json, GreedyTally greedy, TextWriter log)
+    {
+        // The process's first decodes run before .NET's tiered JIT has optimised the hot loops: one untimed,
+        // shortened round of every run first, so the first timed pair is not the slower for it.
+        int warmUpTokens = Math.Min(newTokens, WarmUpTokens);
+        foreach (int batch in BatchSizes)
+        {
+            RunOnce(model, prompts[..batch], batch, warmUpTokens, null);
+            RunOnce(model, prompts[..batch], batch, warmUpTokens, speculation);
+        }
+        foreach (int batch in BatchSizes)
+        {
+            var runPrompts = batch == 1 ? prompts[..batch1Prompts] : prompts;
+            var plainRuns = new List<SpecDecodeRun>();
+            var specRuns = new List<SpecDecodeRun>();
+            for (int rep = 0; rep < settings.Repetitions; rep++)
+            {
+                // Alternating which goes first keeps a drift in the machine's speed from favouring either.
+                bool plainFirst = rep % 2 == 0;
+                var first = RunOnce(model, runPrompts, batch, newTokens, plainFirst ? null : speculation);
+                var second = RunOnce(model, runPrompts, batch, newTokens, plainFirst ? speculation : null);
+                var (plainRun, specRun) = plainFirst ? (first, second) : (second, first);
+                plainRuns.Add(plainRun);
+                specRuns.Add(specRun);
+                greedy.Add(plainRun.Tokens, specRun.Tokens);
+            }
+            double plainTps = Median(plainRuns.Select(r => r.TokensPerSecond));
+            double specTps = Median(specRuns.Select(r => r.TokensPerSecond));
+            var counts = specRuns.Select(r => r.Speculation).Aggregate((a, b) => a + b);
+            string key = $"{workload}_b{batch}";
+            json[$"{key}_plain_tps"] = plainTps;
+            json[$"{key}_spec_tps"] = specTps;
+            json[$"{key}_speedup"] = specTps / plainTps;
+            json[$"{key}_acceptance_rate"] = counts.AcceptanceRate;
+            json[$"{key}_mean_accepted_length"] = counts.MeanAcceptedLength;
+            log.WriteLine($"  {workload,-5} b{batch,-3} plain {Spread(plainRuns),-24} spec {Spread(specRuns),-24} {specTps / plainTps,5:F2}x   " +
+                          $"accepted {counts.AcceptanceRate:P1}, mean length {counts.MeanAcceptedLength:F2}");
+            log.WriteLine($"        tokens per step, plain {Median(plainRuns.Select(r => r.TokensPerStep)):F2}, spec {Median(specRuns.Select(r => r.TokensPerStep)):F2} " +
+                          $"({counts.Steps} of {specRuns.Sum(r => r.Steps)} spec-run steps verified proposals)");
+            log.WriteLine($"        mean step, plain {Profile(plainRuns[^1].Metrics)}; spec {Profile(specRuns[^1].Metrics)}, " +
+                          $"proposer {counts.ProposerTime.TotalMilliseconds / specRuns.Sum(r => r.Steps):F3} ms per step");
+        }
+    }
+
+    /// <summary>
+    /// One engine, warmed up on the workload shortened (JIT, the adaptive controller's first measurements),
+    /// then timed: at batch 1 each prompt is its own generation call, else all go in one.
+    /// </summary>
+    static SpecDecodeRun RunOnce(LoadedModel model, int[][] prompts, int batch, int newTokens, SpeculativeOptions? speculation)
+    {
+        long bytesPerToken = PagedKvTensors.BytesPerBlock(model.Config, blockSize: 1, model.Model.Options.DType);
+        int longest = prompts.Max(p => p.Length) + newTokens + SpeculativeOptions.MaxSpeculativeTokens + 32;
+        var options = new EngineOptions
+        {
+            KvCacheBytes = (long)(batch * longest * bytesPerToken * 1.2),
+            MaxNumSequences = batch,
+            Speculation = speculation,
+        };
+        using var engine = LlmEngine.Create(model, options);
+        var sampling = new SamplingParams { Temperature = 0, MaxTokens = newTokens, IgnoreEos = true };
+        var groups = prompts.Chunk(batch).Select(g => g.Select(p => (IReadOnlyList<int>)p).ToArray()).ToArray();
+        engine.Generate(groups[0], sampling with { MaxTokens = Math.Min(newTokens, WarmUpTokens) });
+        var before = Settled(engine);
+
+        var tokens = new List<int[]>();
+        var watch = Stopwatch.StartNew();
+        foreach (var group in groups) tokens.AddRange(engine.Generate(group, sampling).Select(o => o.Outputs[0].TokenIds.ToArray()));
+        double seconds = watch.Elapsed.TotalSeconds;
+
+        var after = Settled(engine);
+        return new SpecDecodeRun(tokens.Sum(t => t.Length) / seconds, [.. tokens], after.Steps - before.Steps, SpeculationCounts.Between(before, after), after);
+    }
+
+    // Generate returns when the last output is published, before the loop records that step's metrics; a step-boundary
+    // action runs after it, and whoever awaits one reads metrics that include it.
+    static EngineMetrics Settled(LlmEngine engine)
+    {
+        engine.RunAtStepBoundaryAsync(_ => 0).GetAwaiter().GetResult();
+        return engine.Metrics;
+    }
+
+    static string Profile(EngineMetrics m) =>
+        $"{m.MeanStepTime.TotalMilliseconds:F2} ms (model {m.StepProfile.Model.TotalMilliseconds:F2}, sample {m.StepProfile.Sample.TotalMilliseconds:F2}, " +
+        $"schedule {m.StepProfile.Schedule.TotalMilliseconds:F2}, apply {m.StepProfile.Apply.TotalMilliseconds:F2})";
+
+    static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    static string Spread(List<SpecDecodeRun> runs) =>
+        runs.Count == 1 ? $"{runs[0].TokensPerSecond:F1} tok/s"
+            : $"{Median(runs.Select(r => r.TokensPerSecond)):F1} ({runs.Min(r => r.TokensPerSecond):F0}-{runs.Max(r => r.TokensPerSecond):F0}) tok/s";
+}
