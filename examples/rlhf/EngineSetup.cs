@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Rollout.Client;
 using Rollout.Engine;
+using Rollout.Models;
 using Rollout.Models.Loading;
 using Rollout.Server;
 using Rollout.WeightSync;
@@ -38,9 +39,9 @@ internal sealed class EngineSetup : IAsyncDisposable
 
     public IWeightSender Sender { get; }
 
-    public static async Task<EngineSetup> StartAsync(string modelDirectory, WeightChannel channel, EngineOptions options)
+    public static async Task<EngineSetup> StartAsync(string modelDirectory, WeightChannel channel, EngineOptions options, ModelOptions modelOptions)
     {
-        var model = ModelLoader.Load(modelDirectory);
+        var model = ModelLoader.Load(modelDirectory, modelOptions);
         if (channel == WeightChannel.Http)
         {
             string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));

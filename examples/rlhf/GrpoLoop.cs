@@ -28,11 +28,11 @@ internal sealed class GrpoLoop(RunOptions options)
 
         string configJson = Policy.ConfigJson(options.HiddenSize, options.Layers);
         var config = HfConfigParser.Parse(configJson);
-        using var trainer = new PolicyTrainer(Policy.Create(config, options.Seed), options.WarmupLearningRate, options.Clip, options.KlWeight);
+        using var trainer = new PolicyTrainer(Policy.Create(config, options.Seed, options.ModelOptions), options.WarmupLearningRate, options.Clip, options.KlWeight);
         string checkpoint = Path.Combine(options.OutputDirectory, "initial-policy");
         Policy.Save(trainer.Policy, configJson, checkpoint);
         var engineOptions = new EngineOptions { KvCacheBytes = 64L << 20, MaxModelLength = 64, Seed = options.Seed };
-        await using var setup = await EngineSetup.StartAsync(checkpoint, options.Channel, engineOptions);
+        await using var setup = await EngineSetup.StartAsync(checkpoint, options.Channel, engineOptions, options.ModelOptions);
         long version = 0;
         var syncSeconds = new List<double>();
         async Task Push()
@@ -63,7 +63,7 @@ internal sealed class GrpoLoop(RunOptions options)
                     if (accuracy >= options.WarmupTarget) break;
                 }
                 warmup.Value = warmup.MaxValue;
-                trainer.FreezeReference(Policy.Create(config, options.Seed));
+                trainer.FreezeReference(Policy.Create(config, options.Seed, options.ModelOptions));
                 initial = await AccuracyAsync(setup.Client, heldOut);
 
                 var grpo = progress.AddTask("GRPO", maxValue: options.Steps);

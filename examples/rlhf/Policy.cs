@@ -33,9 +33,9 @@ internal static class Policy
     }.ToJsonString();
 
     /// <summary>A freshly initialised policy: matrices N(0, 0.02²) as HF initialises them, norms at 1.</summary>
-    public static CausalLanguageModel Create(ModelConfig config, long seed)
+    public static CausalLanguageModel Create(ModelConfig config, long seed, ModelOptions options)
     {
-        var model = (CausalLanguageModel)TransformerModel.Create(config);
+        var model = (CausalLanguageModel)TransformerModel.Create(config, options);
         var generator = new Generator((ulong)seed);
         using var noGrad = no_grad();
         foreach (var (name, p) in model.Parameters())

@@ -15,13 +15,14 @@ var learningRate = new Option<double>("--lr") { Description = "GRPO learning rat
 var klWeight = new Option<double>("--kl") { Description = "weight of the KL penalty to the post-warm-up policy", DefaultValueFactory = _ => defaults.KlWeight };
 var output = new Option<string>("--out") { Description = "folder for steps.csv, reward.png and the initial checkpoint", DefaultValueFactory = _ => defaults.OutputDirectory };
 var summary = new Option<string?>("--summary-json") { Description = "also write the run's summary to this JSON file" };
+var batchInvariant = new Option<bool>("--batch-invariant") { Description = "trainer and engine on the batch-invariant kernels: engine logprobs equal the trainer's bit for bit" };
 foreach (var positive in new[] { steps, prompts, group, digits })
     positive.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{r.Option.Name} must be >= 1"); });
 digits.Validators.Add(r => { if (r.GetValueOrDefault<int>() > 6) r.AddError("--digits must be <= 6"); });
 
 var root = new RootCommand("GRPO on multi-digit addition: a small Qwen3-style policy trained with the Rollout engine for every rollout.")
 {
-    channel, steps, prompts, group, digits, seed, learningRate, klWeight, output, summary,
+    channel, steps, prompts, group, digits, seed, learningRate, klWeight, output, summary, batchInvariant,
 };
 root.SetAction(async result =>
 {
@@ -37,11 +38,12 @@ root.SetAction(async result =>
         KlWeight = result.GetValue(klWeight),
         OutputDirectory = result.GetRequiredValue(output),
         SummaryJson = result.GetValue(summary),
+        BatchInvariant = result.GetValue(batchInvariant),
     };
     var run = await new GrpoLoop(options).RunAsync();
     var table = new Table().AddColumns("", "value");
     string P(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
-    table.AddRow("channel", run.Channel);
+    table.AddRow("channel", run.Channel + (options.BatchInvariant ? ", batch-invariant kernels" : ""));
     table.AddRow("held-out accuracy", $"{P(run.InitialAccuracy)} -> {P(run.FinalAccuracy)} ({run.HeldOutProblems} problems never trained on)");
     table.AddRow("steps", $"{run.WarmupSteps} supervised warm-up, {run.Steps} GRPO");
     table.AddRow("engine vs trainer logprob", $"max |diff| {run.MaxLogprobDiff:E2}, 99.9th percentile {run.P999LogprobDiff:E2}");

@@ -23,4 +23,10 @@ internal sealed record RunOptions
     public int Seed { get; init; } = 7;
     public string OutputDirectory { get; init; } = "rlhf-out";
     public string? SummaryJson { get; init; }
+
+    /// <summary>Trainer and engine on the batch-invariant kernels: the engine's logprobs then equal the trainer's bit for bit.</summary>
+    public bool BatchInvariant { get; init; }
+
+    /// <summary>The model options of the trainer's policy and of the engine's copy alike.</summary>
+    public Rollout.Models.ModelOptions ModelOptions => new() { CpuKernels = BatchInvariant ? Rollout.Models.CpuKernels.BatchInvariant : Rollout.Models.CpuKernels.Fast };
 }

@@ -58,6 +58,10 @@ internal static class ThroughputBenchmark
             double decodeMfu = metrics.MeanDecodeStepTime.TotalSeconds == 0 ? 0
                 : flopsPerToken * metrics.MeanDecodeBatchSize / metrics.MeanDecodeStepTime.TotalSeconds / (peak * 1e9);
             log.WriteLine($"engine / naive: {engineTps / naiveTps:F1}x   engine / static: {engineTps / staticTps:F2}x   decode MFU: {decodeMfu:P1}");
+            // The deterministic mode's price: the same engine over the same weights, every row through the batch-invariant kernels.
+            using var invariant = ModelLoader.Load(dir, new ModelOptions { CpuKernels = CpuKernels.BatchInvariant });
+            var (invariantTps, _) = RunEngine(invariant, prompts, w);
+            log.WriteLine($"engine, batch-invariant: {invariantTps,8:F1} tok/s  ({invariantTps / engineTps:P0} of the engine's)");
             return new Dictionary<string, object>
             {
                 ["engine_tokens_per_s"] = engineTps,
@@ -67,6 +71,8 @@ internal static class ThroughputBenchmark
                 ["decode_mfu"] = decodeMfu,
                 ["engine_vs_naive"] = engineTps / naiveTps,
                 ["engine_vs_static"] = engineTps / staticTps,
+                ["batch_invariant_tokens_per_s"] = invariantTps,
+                ["batch_invariant_vs_engine"] = invariantTps / engineTps,
                 ["matmul_gflops"] = peak,
                 ["decode_step_ms"] = metrics.MeanDecodeStepTime.TotalMilliseconds,
                 ["decode_batch"] = metrics.MeanDecodeBatchSize,

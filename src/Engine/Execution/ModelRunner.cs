@@ -17,10 +17,12 @@ internal sealed class ModelRunner
     readonly Device _device;
     readonly int?[] _windows;
     readonly bool _fastKernels;
+    readonly bool _batchInvariant;
 
     public ModelRunner(TransformerModel model, PagedKvTensors kv)
     {
         _fastKernels = model.Options.FastCpuKernels;
+        _batchInvariant = model.Options.BatchInvariant;
         _model = model;
         _kv = kv;
         _device = model.Options.Device;
@@ -54,7 +56,7 @@ internal sealed class ModelRunner
         var batch = new ForwardBatch(
             tensor(ids.ToArray(), device: _device),
             tensor(positions.ToArray(), device: _device),
-            new PagedAttention(_kv, packed, _windows, _device, _fastKernels));
+            new PagedAttention(_kv, packed, _windows, _device, _fastKernels, _batchInvariant));
         var hidden = _model.Forward(batch);
         var rows = tensor(rowOfPacked.SelectMany(r => r).ToArray(), device: _device);
         return hidden.index_select(0, rows).MoveToOuterDisposeScope();

@@ -1,5 +1,6 @@
 using Rollout.Models;
 using Rollout.Models.Attention;
+using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,25 +21,34 @@ internal sealed class PagedAttention : IAttentionContext
     readonly Tensor _slotMapping;
     readonly int _decodes;
     readonly int _decodeRows;
+    readonly PagedQueryBatch? _kernelBatch;
     readonly int _decodeMaxBlocks;
-    readonly int[] _decodeLengths;
-    readonly int[] _decodeRowStarts;
-    readonly int[] _decodeTables;
-    readonly bool _decodeKernel;
+    readonly int[] _decodeLengths = [];
     readonly Tensor? _decodeBlocks;
     readonly Dictionary<int, Tensor> _decodeMasks = [];
     readonly bool _fastKernels;
     readonly (long Start, long Count, long StartPosition, Tensor Blocks)[] _prefills;
+
+    // The verify rows of a speculative step at most: longer runs are prompts, whose own path is faster.
+    const int KernelRows = 16;
+
+    // Query rows per kernel call in the batch-invariant mode, where prompts take the kernel too: bounds its score buffer.
+    const int InvariantRunRows = 64;
 
     /// <param name="kv">The cache tensors.</param>
     /// <param name="sequences">The step's sequences, ordered by how many new tokens they have, fewest first.</param>
     /// <param name="windows">The sliding windows the model's layers use (null for full attention).</param>
     /// <param name="device">Where index tensors go.</param>
     /// <param name="fastKernels">
-    /// Whether decodes may use <see cref="PagedDecodeAttention"/> and new KV rows <see cref="KvSlotWriter"/>
+    /// Whether short sequences may use <see cref="PagedDecodeAttention"/> and new KV rows <see cref="KvSlotWriter"/>
     /// where they support the cache (<see cref="CpuKernels.Fast"/>).
     /// </param>
-    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, bool fastKernels)
+    /// <param name="batchInvariant">
+    /// Whether every sequence, prompts included, attends through <see cref="PagedDecodeAttention"/>, whose rows each
+    /// compute the same whatever the batch (<see cref="CpuKernels.BatchInvariant"/>).
+    /// </param>
+    public PagedAttention(PagedKvTensors kv, IReadOnlyList<StepSequence> sequences, IEnumerable<int?> windows, Device device, bool fastKernels,
+        bool batchInvariant = false)
     {
         _kv = kv;
         _fastKernels = fastKernels;
@@ -50,23 +60,27 @@ internal sealed class PagedAttention : IAttentionContext
         _slots = slots.ToArray();
         _slotMapping = tensor(_slots, device: device);
 
-        _decodeKernel = fastKernels && PagedDecodeAttention.Supports(kv.Keys(0));
-        _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1 || _decodeKernel && s.TokenIds.Count <= PagedDecodeAttention.MaxQueryRows).Count();
-        _decodeKernel &= _decodes > 0;
-        _decodeLengths = sequences.Take(_decodes).Select(s => s.ContextLength).ToArray();
-        _decodeRowStarts = new int[_decodes + 1];
-        for (int i = 0; i < _decodes; i++) _decodeRowStarts[i + 1] = _decodeRowStarts[i] + sequences[i].TokenIds.Count;
-        _decodeRows = _decodeRowStarts[_decodes];
-        _decodeMaxBlocks = _decodes == 0 ? 0 : _decodeLengths.Max(l => (l + bs - 1) / bs);
-        _decodeTables = new int[_decodes * _decodeMaxBlocks];
-        for (int i = 0; i < _decodes; i++)
+        bool kernel = (fastKernels || batchInvariant) && PagedDecodeAttention.Supports(kv.Keys(0));
+        int kernelRows = batchInvariant ? int.MaxValue : KernelRows;
+        _decodes = sequences.TakeWhile(s => s.TokenIds.Count == 1 || kernel && s.TokenIds.Count <= kernelRows).Count();
+        if (kernel && _decodes > 0)
         {
-            int used = (_decodeLengths[i] + bs - 1) / bs;
-            for (int b = 0; b < used; b++) _decodeTables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
+            _kernelBatch = new PagedQueryBatch(sequences.Take(_decodes).Select(s => (s.BlockTable, s.ContextLength, s.TokenIds.Count)).ToArray(), bs,
+                batchInvariant ? InvariantRunRows : KernelRows);
+            _decodeRows = _kernelBatch.Rows;
         }
-        if (!_decodeKernel && _decodes > 0)
+        else if (_decodes > 0)
         {
-            _decodeBlocks = tensor(Array.ConvertAll(_decodeTables, b => (long)b), device: device);
+            _decodeRows = _decodes;
+            _decodeLengths = sequences.Take(_decodes).Select(s => s.ContextLength).ToArray();
+            _decodeMaxBlocks = _decodeLengths.Max(l => (l + bs - 1) / bs);
+            var tables = new long[_decodes * _decodeMaxBlocks];
+            for (int i = 0; i < _decodes; i++)
+            {
+                int used = (_decodeLengths[i] + bs - 1) / bs;
+                for (int b = 0; b < used; b++) tables[i * _decodeMaxBlocks + b] = sequences[i].BlockTable[b];
+            }
+            _decodeBlocks = tensor(tables, device: device);
             // Built here, in the step's dispose scope: a layer's own scope would free them before the next layer.
             foreach (int? window in windows.Distinct()) _decodeMasks[window ?? 0] = DecodeMask(window, device);
         }
@@ -99,8 +113,8 @@ internal sealed class PagedAttention : IAttentionContext
         if (_decodes > 0)
         {
             var queries = query.narrow(0, 0, _decodeRows);
-            outputs.Add(_decodeKernel
-                ? PagedDecodeAttention.Attend(queries, keys, values, _decodeTables, _decodeMaxBlocks, _decodeLengths, _decodeRowStarts, _kv.BlockSize, options.SlidingWindow)
+            outputs.Add(_kernelBatch is not null
+                ? _kernelBatch.Attend(queries, keys, values, options.SlidingWindow)
                 : AttendGatheredDecodes(queries, keys, values, options.SlidingWindow));
         }
         foreach (var (start, count, startPosition, blocks) in _prefills)

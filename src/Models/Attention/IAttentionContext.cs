@@ -20,4 +20,5 @@ public interface IAttentionContext
 
 /// <summary>Per-layer attention settings.</summary>
 /// <param name="SlidingWindow">Keys a query may see, itself included; null for the whole causal prefix.</param>
-public readonly record struct AttentionLayerOptions(int? SlidingWindow);
+/// <param name="BatchInvariant">Whether every query row attends in one fixed order, the same in any batch (<see cref="CpuKernels.BatchInvariant"/>).</param>
+public readonly record struct AttentionLayerOptions(int? SlidingWindow, bool BatchInvariant = false);

@@ -1,3 +1,4 @@
+using Rollout.Models.BatchInvariant;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,6 +11,7 @@ namespace Rollout.Models.Attention;
 public sealed class UncachedAttention : IAttentionContext
 {
     readonly long[] _lengths;
+    readonly int[] _intLengths;
 
     /// <summary>A context for sequences of the given lengths, packed in this order.</summary>
     public UncachedAttention(IReadOnlyList<int> sequenceLengths)
@@ -17,6 +19,7 @@ public sealed class UncachedAttention : IAttentionContext
         if (sequenceLengths.Count == 0 || sequenceLengths.Any(l => l <= 0))
             throw new ArgumentException("every sequence needs at least one token", nameof(sequenceLengths));
         _lengths = sequenceLengths.Select(l => (long)l).ToArray();
+        _intLengths = [.. sequenceLengths];
     }
 
     /// <inheritdoc />
@@ -25,6 +28,7 @@ public sealed class UncachedAttention : IAttentionContext
     {
         if (query.shape[0] != _lengths.Sum())
             throw new ArgumentException($"the batch has {query.shape[0]} tokens but the context describes {_lengths.Sum()}");
+        if (options.BatchInvariant && InvariantAttention.Fits(key)) return InvariantAttention.Apply(query, key, value, _intLengths, options.SlidingWindow);
         var outputs = new List<Tensor>();
         long start = 0;
         for (int i = 0; i < _lengths.Length;)

@@ -14,9 +14,15 @@ namespace Rollout.Models.Kernels;
 internal static class CpuFloatKernels
 {
     /// <summary>Whether <paramref name="tensors"/> are all fp32 CPU tensors the kernels may read and write now.</summary>
-    public static bool Accept(params ReadOnlySpan<Tensor> tensors)
+    public static bool Accept(params ReadOnlySpan<Tensor> tensors) => !is_grad_enabled() && Fit(tensors);
+
+    /// <summary>
+    /// Whether <paramref name="tensors"/> are all fp32 CPU tensors the kernels can read and write, in or outside
+    /// gradient mode: the batch-invariant mode's custom autograd functions call them under autograd.
+    /// </summary>
+    public static bool Fit(params ReadOnlySpan<Tensor> tensors)
     {
-        if (!Vector256.IsHardwareAccelerated || is_grad_enabled()) return false;
+        if (!Vector256.IsHardwareAccelerated) return false;
         foreach (var t in tensors)
             if (t.device_type != DeviceType.CPU || t.dtype != ScalarType.Float32 || t.numel() == 0) return false;
         return true;

@@ -17,8 +17,11 @@ internal static unsafe class RmsNormKernel
     const long Grain = 1 << 18;
 
     /// <summary>Whether the kernel can normalise <paramref name="input"/>'s rows by <paramref name="weight"/>.</summary>
-    public static bool Supports(Tensor input, Tensor weight) =>
-        CpuFloatKernels.Accept(input, weight) && FloatRows.Fits(input) && input.shape[^1] % Vector256<float>.Count == 0
+    public static bool Supports(Tensor input, Tensor weight) => !is_grad_enabled() && Fits(input, weight);
+
+    /// <summary>As <see cref="Supports"/>, in or outside gradient mode (for a custom autograd function to call it).</summary>
+    public static bool Fits(Tensor input, Tensor weight) =>
+        CpuFloatKernels.Fit(input, weight) && FloatRows.Fits(input) && input.shape[^1] % Vector256<float>.Count == 0
         && weight.is_contiguous() && weight.numel() == input.shape[^1];
 
     /// <summary>The normalised rows of <paramref name="input"/>, as a new contiguous tensor of its shape.</summary>

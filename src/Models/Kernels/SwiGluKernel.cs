@@ -16,8 +16,11 @@ internal static unsafe class SwiGluKernel
     const long Grain = 1 << 17;
 
     /// <summary>Whether the kernel can combine <paramref name="gateUp"/>'s halves.</summary>
-    public static bool Supports(Tensor gateUp) =>
-        CpuFloatKernels.Accept(gateUp) && gateUp.is_contiguous() && gateUp.shape[^1] % (2 * Vector256<float>.Count) == 0;
+    public static bool Supports(Tensor gateUp) => !is_grad_enabled() && Fits(gateUp);
+
+    /// <summary>As <see cref="Supports"/>, in or outside gradient mode (for a custom autograd function to call it).</summary>
+    public static bool Fits(Tensor gateUp) =>
+        CpuFloatKernels.Fit(gateUp) && gateUp.is_contiguous() && gateUp.shape[^1] % (2 * Vector256<float>.Count) == 0;
 
     /// <summary>silu(gate) * up, [.., I], as a new contiguous tensor.</summary>
     public static Tensor Apply(Tensor gateUp)

@@ -1,3 +1,4 @@
+using Rollout.Models.BatchInvariant;
 using Rollout.Models.Kernels;
 using Rollout.Models.Native;
 using TorchSharp;
@@ -24,6 +25,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
     readonly Tensor _weight;
     readonly Tensor? _bias;
     readonly bool _enabled;
+    readonly bool _batchInvariant;
     readonly PanelLayout _layout;
     readonly int _out;
     readonly int _in;
@@ -34,14 +36,16 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
     /// <param name="weight">[out, in], row-major.</param>
     /// <param name="bias">[out], or null.</param>
     /// <param name="pack">Whether CPU fp32 inference may use a packed copy.</param>
+    /// <param name="batchInvariant">Whether products take <see cref="InvariantLinear"/>, in inference and training (<see cref="CpuKernels.BatchInvariant"/>).</param>
     /// <param name="layout">
     /// How the packed copy orders the rows: <see cref="PanelLayout.GateUp"/> for <see cref="TryForwardSwiGlu"/>
     /// (<see cref="Forward"/> then takes the plain product), <see cref="PanelLayout.Rotary"/> for
     /// <see cref="TryForwardRotated"/>. A paired layout needs no bias and a weight it fits; otherwise the
     /// products are not packed.
     /// </param>
-    public CpuPackedLinear(Tensor weight, Tensor? bias, bool pack, PanelLayout layout = default)
+    public CpuPackedLinear(Tensor weight, Tensor? bias, bool pack, PanelLayout layout = default, bool batchInvariant = false)
     {
+        _batchInvariant = batchInvariant;
         _weight = weight;
         _bias = bias;
         _out = (int)weight.shape[0];
@@ -56,6 +60,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
 
     public Tensor Forward(Tensor input)
     {
+        if (_batchInvariant && InvariantLinear.Fits(input, _weight, _bias)) return InvariantLinear.Apply(input, _weight, _bias);
         if (!Packs(input, _layout.HalvesOutput)) return nn.functional.linear(input, _weight, _bias);
         using var scope = NewDisposeScope();
         var rows = input.reshape(-1, _in).contiguous();

@@ -23,7 +23,7 @@ internal sealed class Linear : nn.Module<Tensor, Tensor>
     {
         weight = new Parameter(empty([outFeatures, inFeatures], options.DType, options.Device));
         bias = hasBias ? new Parameter(empty(outFeatures, options.DType, options.Device)) : null;
-        _product = new CpuPackedLinear(weight, bias, options.FastCpuKernels, layout);
+        _product = new CpuPackedLinear(weight, bias, options.FastCpuKernels, layout, options.BatchInvariant);
         RegisterComponents();
     }
 

@@ -33,7 +33,7 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor, ForwardBatch, Te
         _heads = config.NumAttentionHeads;
         _kvHeads = config.NumKeyValueHeads;
         _headDim = config.HeadDim;
-        _options = new AttentionLayerOptions(config.WindowOfLayer(layer));
+        _options = new AttentionLayerOptions(config.WindowOfLayer(layer), options.BatchInvariant);
         _rope = rope;
         int qkvRows = (_heads + 2 * _kvHeads) * _headDim;
         // q and k rotate inside the product where nothing comes between it and the rotation (no q/k norm)

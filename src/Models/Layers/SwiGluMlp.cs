@@ -1,3 +1,4 @@
+using Rollout.Models.BatchInvariant;
 using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,11 +20,13 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor, Tensor>
 #pragma warning restore IDE1006
     readonly long _intermediate;
     readonly bool _kernel;
+    readonly bool _batchInvariant;
 
     public SwiGluMlp(long hidden, long intermediate, bool bias, ModelOptions options) : base(nameof(SwiGluMlp))
     {
         _intermediate = intermediate;
         _kernel = options.FastCpuKernels;
+        _batchInvariant = options.BatchInvariant;
         // A weight whose halves are not whole panels keeps the plain layout, so it is still packed.
         bool activateInProduct = options.FastCpuKernels && !bias && PanelLayout.GateUp.Fits((int)(2 * intermediate));
         gate_up_proj = new Linear(hidden, 2 * intermediate, bias, options, activateInProduct ? PanelLayout.GateUp : PanelLayout.Plain);
@@ -47,6 +50,7 @@ internal sealed class SwiGluMlp : nn.Module<Tensor, Tensor, Tensor>
         if (gate_up_proj.TryForwardSwiGlu(x, out var activated)) return activated;
         var gateUp = gate_up_proj.forward(x);
         if (_kernel && SwiGluKernel.Supports(gateUp)) return SwiGluKernel.Apply(gateUp);
+        if (_batchInvariant && InvariantSwiGlu.Fits(gateUp)) return InvariantSwiGlu.Apply(gateUp);
         var gate = gateUp.narrow(-1, 0, _intermediate);
         var up = gateUp.narrow(-1, _intermediate, _intermediate);
         return nn.functional.silu(gate) * up;

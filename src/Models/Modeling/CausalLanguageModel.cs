@@ -16,7 +16,7 @@ public sealed class CausalLanguageModel : TransformerModel
     internal CausalLanguageModel(ModelConfig config, ModelOptions options) : base(config, options)
     {
         if (config.TieWordEmbeddings)
-            _tiedHead = new CpuPackedLinear(model.EmbeddingWeight, null, options.FastCpuKernels);
+            _tiedHead = new CpuPackedLinear(model.EmbeddingWeight, null, options.FastCpuKernels, batchInvariant: options.BatchInvariant);
         else
             lm_head = new Linear(config.HiddenSize, config.VocabSize, false, options);
         RegisterComponents();

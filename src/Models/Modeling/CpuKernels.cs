@@ -17,4 +17,14 @@ public enum CpuKernels
     /// and the reference the fast path is tested against.
     /// </summary>
     Reference,
+
+    /// <summary>
+    /// Every row computes the same bits whatever else is in the batch, in the engine (decode, speculative verify,
+    /// chunked prefill) and in a training forward with gradients alike: products through a batch-invariant kernel
+    /// (<c>BatchInvariantGemm</c>: each output one fixed sequence of operations), attention of every query row
+    /// through the paged attention kernel in one fixed order, and the norm and SwiGLU kernels; under autograd
+    /// each is a custom function whose backward is libtorch's. The engine's logprobs then equal a trainer's
+    /// recomputation bit for bit. fp32 on the CPU; slower than <see cref="Fast"/> (figures in docs/performance.md).
+    /// </summary>
+    BatchInvariant,
 }

@@ -12,11 +12,15 @@ public sealed record ModelOptions
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
 
     /// <summary>
-    /// The CPU fast path (<see cref="Models.CpuKernels.Fast"/>, the default) or libtorch alone
-    /// (<see cref="Models.CpuKernels.Reference"/>): one switch for every custom kernel and native patch.
+    /// The CPU fast path (<see cref="Models.CpuKernels.Fast"/>, the default), libtorch alone
+    /// (<see cref="Models.CpuKernels.Reference"/>) or the batch-invariant kernels (<see cref="Models.CpuKernels.BatchInvariant"/>):
+    /// one switch for every custom kernel and native patch.
     /// </summary>
     public CpuKernels CpuKernels { get; init; } = CpuKernels.Fast;
 
     /// <summary>Whether the fast path's kernels may run (they still check device, dtype and CPU features per call).</summary>
     internal bool FastCpuKernels => CpuKernels == CpuKernels.Fast;
+
+    /// <summary>Whether products, attention, norms and SwiGLU take the batch-invariant kernels (they still check device, dtype and shapes per call).</summary>
+    internal bool BatchInvariant => CpuKernels == CpuKernels.BatchInvariant;
 }

@@ -46,6 +46,23 @@ public class RlhfExampleTests
         Assert.Equal(summary.FinalAccuracy, json.RootElement.GetProperty("final_accuracy").GetDouble());
     }
 
+    /// <summary>With the batch-invariant kernels on both sides, every logprob the engine reports equals the trainer's exactly.</summary>
+    [Fact]
+    public async Task The_batch_invariant_run_has_no_engine_trainer_logprob_difference()
+    {
+        string folder = TinyModels.TempFolder();
+        var options = new RunOptions
+        {
+            Steps = 3, PromptsPerStep = 8, GroupSize = 4, WarmupMaxSteps = 10, EvalEvery = 2, HeldOutProblems = 40,
+            OutputDirectory = Path.Combine(folder, "out"), BatchInvariant = true,
+        };
+
+        var summary = await new GrpoLoop(options).RunAsync();
+
+        Assert.Equal(3, summary.Steps);
+        Assert.Equal(0, summary.MaxLogprobDiff);
+    }
+
     [Fact]
     public void Training_problems_never_include_a_held_out_one()
     {

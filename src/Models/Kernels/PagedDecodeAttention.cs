@@ -1,15 +1,14 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Rollout.Engine.Execution;
+namespace Rollout.Models.Kernels;
 
 /// <summary>
-/// Attention of a few query rows per sequence (a decode's one token; a speculative verify's k + 1) straight
-/// over the paged KV cache on the CPU: each sequence (or, when there are few, each range of its KV heads)
+/// Attention of query rows (a decode's one token; a speculative verify's k + 1; every row of a prompt in the
+/// batch-invariant mode) straight over a paged KV cache on the CPU: each sequence (or, when there are few, each range of its KV heads)
 /// walks its block table once for the keys and once for the values, every query row and every KV head's
 /// group of query heads sharing the rows it reads. Nothing is gathered or copied, so a step reads each
 /// cached row once. Each query row's arithmetic is the same whatever other rows its sequence has, so a
@@ -21,9 +20,6 @@ internal static unsafe class PagedDecodeAttention
     // Below this much KV a second thread costs more to wake than it saves: one short sequence ran faster
     // on one thread than on two (figures in docs/performance-log.md).
     const long ParallelBytes = 4L << 20;
-
-    /// <summary>The most query rows one sequence may have.</summary>
-    public const int MaxQueryRows = SpeculativeOptions.MaxSpeculativeTokens + 1;
 
     /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
     public static bool Supports(Tensor cache) =>
