@@ -56,15 +56,16 @@ public sealed class IpcWeightSender(string socketPath) : IWeightSender
         return new CommitResult(reply.Version, reply.Sha256!, reply.UpdatedSha256!, reply.Bytes, reply.Seconds, reply.StagedSeconds);
     }
 
+    /// <summary>Copies every tensor into the segment, several at once: one thread alone does not reach the memory bandwidth.</summary>
     static unsafe void Fill(SharedMemorySegment segment, UpdateManifest manifest, IReadOnlyDictionary<string, torch.Tensor> tensors, long[] offsets, IProgress<long>? progress)
     {
         long sent = 0;
-        for (int i = 0; i < offsets.Length; i++)
+        Parallel.For(0, offsets.Length, i =>
         {
             var spec = manifest.Tensors[i];
             using var cpu = ManifestBuilder.Contiguous(tensors[spec.Name]);
             if (spec.ByteLength > 0) Buffer.MemoryCopy(TensorData.Bytes(cpu), segment.Data + offsets[i], spec.ByteLength, spec.ByteLength);
-            progress?.Report(sent += spec.ByteLength);
-        }
+            progress?.Report(Interlocked.Add(ref sent, spec.ByteLength));
+        });
     }
 }
