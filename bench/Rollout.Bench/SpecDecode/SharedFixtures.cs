@@ -16,6 +16,19 @@ internal static class SharedFixtures
         return path;
     }
 
+    /// <summary>The path of <paramref name="relative"/> under the shared fixtures folder, or null when it is not there.</summary>
+    public static string? TryFile(string relative)
+    {
+        try
+        {
+            return File(relative);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
     static string Root()
     {
         if (Environment.GetEnvironmentVariable("ROLLOUT_FIXTURES") is { Length: > 0 } configured) return Path.GetFullPath(configured);

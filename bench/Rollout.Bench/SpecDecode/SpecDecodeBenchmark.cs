@@ -11,15 +11,20 @@ namespace Rollout.Bench.SpecDecode;
 
 /// <summary>
 /// <c>rollout bench specdecode</c>: greedy decode tokens/s with and without n-gram speculation, at batch 1 (one
-/// request at a time) and batch 16, on a copy-heavy workload (stories260K, a real model whose greedy stories
-/// repeat their own phrases) and an ordinary one (random prompts on bench peer's stories110M-shaped random model).
+/// request at a time) and batch 16, on a copy-heavy workload (a small model the benchmark first trains to continue
+/// a sequence by copying it, <see cref="CopyTaskModel"/>, on fresh runs it has not seen), on the stories260K
+/// fixture's greedy stories when the fixture is there (a real model; it repeats its phrases only a little), and on
+/// an ordinary one (random prompts on bench peer's stories110M-shaped random model).
 /// Plain and speculative runs alternate, each on a fresh engine after a shortened warm-up; figures are medians.
 /// </summary>
 internal static class SpecDecodeBenchmark
 {
-    /// <summary>The copy-heavy model's name, and its file under the shared fixtures folder.</summary>
-    public const string CopyModel = "stories260K";
-    const string CopyModelFile = "stories260K/stories260K-f32.gguf";
+    /// <summary>The stories workload's model, and its file under the shared fixtures folder.</summary>
+    public const string StoriesModel = "stories260K";
+    const string StoriesModelFile = "stories260K/stories260K-f32.gguf";
+    /// <summary>Tokens of a copy prompt's run repeated after it, so that the prompt already shows the copy starting.</summary>
+    const int CopyPromptRepeat = 3;
+    const int CopyPromptSeed = 99;
     const int WarmUpTokens = 32;
     static readonly int[] BatchSizes = [1, SpecDecodeSettings.BatchSize];
 
@@ -32,16 +37,16 @@ internal static class SpecDecodeBenchmark
         "Anna liked to play with her", "In a small house lived", "Bob and his friend", "It was a cold day and",
     ];
 
-    /// <summary>The CLI's entry: the stories260K fixture found through ROLLOUT_FIXTURES.</summary>
+    /// <summary>The CLI's entry: the stories260K fixture found through ROLLOUT_FIXTURES, its workload left out when it is not there.</summary>
     public static IReadOnlyDictionary<string, object> Run(bool quick, TextWriter log) =>
-        Run(quick ? SpecDecodeSettings.Quick : SpecDecodeSettings.Full, SharedFixtures.File(CopyModelFile), log);
+        Run(quick ? SpecDecodeSettings.Quick : SpecDecodeSettings.Full, SharedFixtures.TryFile(StoriesModelFile), log);
 
-    public static IReadOnlyDictionary<string, object> Run(SpecDecodeSettings settings, string copyModelPath, TextWriter log)
+    /// <summary>Runs every workload; the stories260K one only when <paramref name="storiesModelPath"/> is given.</summary>
+    public static IReadOnlyDictionary<string, object> Run(SpecDecodeSettings settings, string? storiesModelPath, TextWriter log)
     {
         var speculation = new SpeculativeOptions { Method = SpeculativeMethod.NGram, Adaptive = true };
         var json = new Dictionary<string, object>
         {
-            ["copy_model"] = CopyModel,
             ["speculative_tokens"] = speculation.NumSpeculativeTokens,
             ["copy_new_tokens"] = settings.CopyNewTokens,
             ["plain_new_tokens"] = settings.PlainNewTokens,
@@ -52,12 +57,52 @@ internal static class SpecDecodeBenchmark
                       $"{torch.get_num_threads()} threads, {settings.Repetitions} interleaved plain/speculative pairs per row, medians");
         var greedy = new GreedyTally();
 
-        using (var copy = ModelLoader.Load(copyModelPath))
+        string copyDirectory = Path.Combine(Path.GetTempPath(), $"rollout-specdecode-copy-{Environment.ProcessId}");
+        try
         {
-            var tokenizer = copy.Tokenizer ?? throw new InvalidOperationException($"{copyModelPath} has no tokenizer to encode the story openings with");
+            var training = CopyTaskModel.TrainAndSave(copyDirectory, settings.CopyTrainSteps, settings.CopyTrainSeconds, log);
+            json["copy_model"] = CopyTaskModel.Describe(training);
+            json["copy_train_steps"] = training.Steps;
+            json["copy_train_seconds"] = training.Seconds;
+            json["copy_train_heldout_accuracy"] = training.HeldOutAccuracy;
+            json["copy_train_final_loss"] = training.FinalLoss;
+            using var copy = ModelLoader.Load(copyDirectory);
+            var random = new Random(CopyPromptSeed);
+            var runs = Enumerable.Range(0, SpecDecodeSettings.BatchSize).Select(_ => CopyTaskModel.Run(random, CopyTaskModel.RunLength(random))).ToArray();
+            var prompts = runs.Select(run => (int[])[CopyTaskModel.Bos, .. run, .. run[..CopyPromptRepeat]]).ToArray();
+            log.WriteLine($"copy: {json["copy_model"]}, {prompts.Length} prompts (BOS, a fresh run of {CopyTaskModel.MinRun}-{CopyTaskModel.MaxRun} " +
+                          $"distinct tokens, its first {CopyPromptRepeat} again), {settings.CopyNewTokens} new tokens each");
+            var outputs = Measure("copy", copy, prompts, prompts.Length, settings, settings.CopyNewTokens, speculation, json, greedy, log);
+            // How much of the plain greedy output is the run's continuation: what the model was trained to do.
+            int copied = 0, whole = 0;
+            for (int i = 0; i < runs.Length; i++)
+            {
+                int matching = outputs[i].Where((token, j) => token == runs[i][(CopyPromptRepeat + j) % runs[i].Length]).Count();
+                copied += matching;
+                if (matching == outputs[i].Length) whole++;
+            }
+            json["copy_greedy_accuracy"] = (double)copied / outputs.Sum(o => o.Length);
+            log.WriteLine($"        plain greedy output that continues the prompt's run: {json["copy_greedy_accuracy"]:P2} of tokens, {whole} of {runs.Length} sequences entirely");
+        }
+        finally
+        {
+            if (Directory.Exists(copyDirectory)) Directory.Delete(copyDirectory, recursive: true);
+        }
+
+        if (storiesModelPath is null)
+        {
+            log.WriteLine($"stories: {StoriesModel} fixture not found (set ROLLOUT_FIXTURES); its workload left out");
+        }
+        else
+        {
+            using var stories = ModelLoader.Load(storiesModelPath);
+            var tokenizer = stories.Tokenizer ?? throw new InvalidOperationException($"{storiesModelPath} has no tokenizer to encode the story openings with");
             var prompts = StoryOpenings.Select(text => tokenizer.Encode(text).ToArray()).ToArray();
-            log.WriteLine($"copy: {CopyModel} ({copyModelPath}), {prompts.Length} story openings, {settings.CopyNewTokens} new tokens each");
-            Measure("copy", copy, prompts, prompts.Length, settings, settings.CopyNewTokens, speculation, json, greedy, log);
+            json["stories_model"] = StoriesModel;
+            json["stories_new_tokens"] = settings.StoriesNewTokens;
+            log.WriteLine($"stories: {StoriesModel} ({storiesModelPath}), {prompts.Length} story openings (the first {settings.StoriesBatch1Prompts} at batch 1), " +
+                          $"{settings.StoriesNewTokens} new tokens each");
+            Measure("stories", stories, prompts, settings.StoriesBatch1Prompts, settings, settings.StoriesNewTokens, speculation, json, greedy, log);
         }
 
         string plainPath = Path.Combine(Path.GetTempPath(), $"rollout-specdecode-{Environment.ProcessId}.gguf");
@@ -85,7 +130,9 @@ internal static class SpecDecodeBenchmark
         json["greedy_identical_fraction"] = greedy.Fraction;
         json["mkl_dispatch"] = MklCpuDispatch.State.ToString();
         log.WriteLine();
-        log.WriteLine($"speedup: copy b1 {json["copy_b1_speedup"]:F2}x (target >= 2x), copy b16 {json["copy_b16_speedup"]:F2}x, " +
+        string storiesSpeedup = json.ContainsKey("stories_b1_speedup")
+            ? $"stories b1 {json["stories_b1_speedup"]:F2}x, stories b16 {json["stories_b16_speedup"]:F2}x, " : "";
+        log.WriteLine($"speedup: copy b1 {json["copy_b1_speedup"]:F2}x (target >= 2x), copy b16 {json["copy_b16_speedup"]:F2}x, {storiesSpeedup}" +
                       $"plain b1 {json["plain_b1_speedup"]:F2}x, plain b16 {json["plain_b16_speedup"]:F2}x (targets >= 0.9x)");
         log.WriteLine($"acceptance (copy b1 speculative runs' EngineMetrics): rate {json["acceptance_rate"]:P1}, mean accepted length {json["mean_accepted_length"]:F2} of {speculation.NumSpeculativeTokens}");
         log.WriteLine($"greedy outputs identical with and without speculation: {greedy.Matched} of {greedy.Compared} sequences");
@@ -93,9 +140,11 @@ internal static class SpecDecodeBenchmark
         return json;
     }
 
-    static void Measure(string workload, LoadedModel model, int[][] prompts, int batch1Prompts, SpecDecodeSettings settings, int newTokens,
+    /// <summary>Measures one workload's rows into <paramref name="json"/>; returns the last plain run's tokens at the largest batch (every prompt's).</summary>
+    static int[][] Measure(string workload, LoadedModel model, int[][] prompts, int batch1Prompts, SpecDecodeSettings settings, int newTokens,
                         SpeculativeOptions speculation, Dictionary<string, object> json, GreedyTally greedy, TextWriter log)
     {
+        int[][] lastPlain = [];
         // The process's first decodes run before .NET's tiered JIT has optimised the hot loops: one untimed,
         // shortened round of every run first, so the first timed pair is not the slower for it.
         int warmUpTokens = Math.Min(newTokens, WarmUpTokens);
@@ -119,6 +168,7 @@ internal static class SpecDecodeBenchmark
                 plainRuns.Add(plainRun);
                 specRuns.Add(specRun);
                 greedy.Add(plainRun.Tokens, specRun.Tokens);
+                lastPlain = plainRun.Tokens;
             }
             double plainTps = Median(plainRuns.Select(r => r.TokensPerSecond));
             double specTps = Median(specRuns.Select(r => r.TokensPerSecond));
@@ -129,13 +179,14 @@ internal static class SpecDecodeBenchmark
             json[$"{key}_speedup"] = specTps / plainTps;
             json[$"{key}_acceptance_rate"] = counts.AcceptanceRate;
             json[$"{key}_mean_accepted_length"] = counts.MeanAcceptedLength;
-            log.WriteLine($"  {workload,-5} b{batch,-3} plain {Spread(plainRuns),-24} spec {Spread(specRuns),-24} {specTps / plainTps,5:F2}x   " +
+            log.WriteLine($"  {workload,-7} b{batch,-3} plain {Spread(plainRuns),-24} spec {Spread(specRuns),-24} {specTps / plainTps,5:F2}x   " +
                           $"accepted {counts.AcceptanceRate:P1}, mean length {counts.MeanAcceptedLength:F2}");
             log.WriteLine($"        tokens per step, plain {Median(plainRuns.Select(r => r.TokensPerStep)):F2}, spec {Median(specRuns.Select(r => r.TokensPerStep)):F2} " +
                           $"({counts.Steps} of {specRuns.Sum(r => r.Steps)} spec-run steps verified proposals)");
             log.WriteLine($"        mean step, plain {Profile(plainRuns[^1].Metrics)}; spec {Profile(specRuns[^1].Metrics)}, " +
                           $"proposer {counts.ProposerTime.TotalMilliseconds / specRuns.Sum(r => r.Steps):F3} ms per step");
         }
+        return lastPlain;
     }
 
     /// <summary>

@@ -31,8 +31,8 @@ internal static class BenchCommand
             """, WeightSyncBenchmark.Run),
         Benchmark("specdecode", """
             Greedy decode tokens/s with and without n-gram speculative decoding, at batch 1 and batch 16, on a
-            copy-heavy workload (the stories260K fixture, found through ROLLOUT_FIXTURES) and on random prompts
-            to bench peer's stories110M-shaped random model.
+            copy-heavy workload (a small model the benchmark trains to copy), on the stories260K fixture's stories
+            when ROLLOUT_FIXTURES has it, and on random prompts to bench peer's stories110M-shaped random model.
             """, SpecDecodeBenchmark.Run),
     };
 
