@@ -111,7 +111,7 @@ internal static class PeerBenchmark
         log.WriteLine($"{"workload",-11}{"rollout tok/s",22}{"llama.cpp tok/s",22}{"ratio",8}{"rollout of bound",18}");
         foreach (var w in workloads)
         {
-            double r = Median(rollout[w.Name]), l = Median(llama[w.Name]);
+            double r = Statistics.Median(rollout[w.Name]), l = Statistics.Median(llama[w.Name]);
             double bound = w.Name == "decode1" ? gbps * 1e9 / weightBytes : gflops * 1e9 / flopsPerToken;
             log.WriteLine($"{w.Name,-11}{Spread(rollout[w.Name]),22}{Spread(llama[w.Name]),22}{r / l,7:F2}x{r / bound,17:P1}");
             json[$"rollout_{w.Name}_tps"] = r;
@@ -160,12 +160,6 @@ internal static class PeerBenchmark
         }
     }
 
-    static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    static string Spread(List<double> values) => $"{Median(values):F1} ({values.Min():F0}-{values.Max():F0})";
+    static string Spread(List<double> values) => $"{Statistics.Median(values):F1} ({values.Min():F0}-{values.Max():F0})";
 
 }

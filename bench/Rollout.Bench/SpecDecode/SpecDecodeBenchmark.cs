@@ -170,8 +170,8 @@ internal static class SpecDecodeBenchmark
                 greedy.Add(plainRun.Tokens, specRun.Tokens);
                 lastPlain = plainRun.Tokens;
             }
-            double plainTps = Median(plainRuns.Select(r => r.TokensPerSecond));
-            double specTps = Median(specRuns.Select(r => r.TokensPerSecond));
+            double plainTps = Statistics.Median(plainRuns.Select(r => r.TokensPerSecond));
+            double specTps = Statistics.Median(specRuns.Select(r => r.TokensPerSecond));
             var counts = specRuns.Select(r => r.Speculation).Aggregate((a, b) => a + b);
             string key = $"{workload}_b{batch}";
             json[$"{key}_plain_tps"] = plainTps;
@@ -181,7 +181,7 @@ internal static class SpecDecodeBenchmark
             json[$"{key}_mean_accepted_length"] = counts.MeanAcceptedLength;
             log.WriteLine($"  {workload,-7} b{batch,-3} plain {Spread(plainRuns),-24} spec {Spread(specRuns),-24} {specTps / plainTps,5:F2}x   " +
                           $"accepted {counts.AcceptanceRate:P1}, mean length {counts.MeanAcceptedLength:F2}");
-            log.WriteLine($"        tokens per step, plain {Median(plainRuns.Select(r => r.TokensPerStep)):F2}, spec {Median(specRuns.Select(r => r.TokensPerStep)):F2} " +
+            log.WriteLine($"        tokens per step, plain {Statistics.Median(plainRuns.Select(r => r.TokensPerStep)):F2}, spec {Statistics.Median(specRuns.Select(r => r.TokensPerStep)):F2} " +
                           $"({counts.Steps} of {specRuns.Sum(r => r.Steps)} spec-run steps verified proposals)");
             log.WriteLine($"        mean step, plain {Profile(plainRuns[^1].Metrics)}; spec {Profile(specRuns[^1].Metrics)}, " +
                           $"proposer {counts.ProposerTime.TotalMilliseconds / specRuns.Sum(r => r.Steps):F3} ms per step");
@@ -230,13 +230,7 @@ internal static class SpecDecodeBenchmark
         $"{m.MeanStepTime.TotalMilliseconds:F2} ms (model {m.StepProfile.Model.TotalMilliseconds:F2}, sample {m.StepProfile.Sample.TotalMilliseconds:F2}, " +
         $"schedule {m.StepProfile.Schedule.TotalMilliseconds:F2}, apply {m.StepProfile.Apply.TotalMilliseconds:F2})";
 
-    static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
     static string Spread(List<SpecDecodeRun> runs) =>
         runs.Count == 1 ? $"{runs[0].TokensPerSecond:F1} tok/s"
-            : $"{Median(runs.Select(r => r.TokensPerSecond)):F1} ({runs.Min(r => r.TokensPerSecond):F0}-{runs.Max(r => r.TokensPerSecond):F0}) tok/s";
+            : $"{Statistics.Median(runs.Select(r => r.TokensPerSecond)):F1} ({runs.Min(r => r.TokensPerSecond):F0}-{runs.Max(r => r.TokensPerSecond):F0}) tok/s";
 }

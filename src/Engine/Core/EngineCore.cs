@@ -86,7 +86,7 @@ internal sealed class EngineCore : IDisposable
             _speculation = new SpeculationController(spec);
             _proposer = spec.Method == SpeculativeMethod.NGram
                 ? new NGramProposer(spec.NGramMin, spec.NGramMax)
-                : new DraftModelProposer(spec.DraftModel!, spec.DraftKvCacheBytes ?? Capacity.Tokens * PagedKvTensors.BytesPerBlock(spec.DraftModel!.Config, 1, dtype),
+                : new DraftModelProposer(spec.DraftModel!, spec.DraftKvCacheBytes ?? Capacity.Tokens * PagedKvTensors.BytesPerBlock(spec.DraftModel!.Config, 1, spec.DraftModel.Options.DType),
                     options.BlockSize, MaxModelLength);
         }
     }
@@ -273,7 +273,8 @@ internal sealed class EngineCore : IDisposable
     public IReadOnlyList<RequestOutput> Step()
     {
         long start = Stopwatch.GetTimestamp();
-        Propose();
+        int running = _scheduler.Running.Count;
+        Propose(running);
         var scheduled = _scheduler.Schedule();
         if (scheduled.IsEmpty) return [];
         long scheduledAt = Stopwatch.GetTimestamp();
@@ -292,7 +293,8 @@ internal sealed class EngineCore : IDisposable
         long end = Stopwatch.GetTimestamp();
         _stats.RecordStep(promptTokens, scheduled.Scheduled.Count, decodeOnly, scheduled.Preempted.Count, generated,
             new StepPhases(scheduledAt - start, ranAt - scheduledAt, sampledAt - ranAt, end - sampledAt));
-        if (decodeOnly) _speculation?.RecordDecodeStep(scheduled.Scheduled.Count, speculative, generated, end - start);
+        // Measured under the batch size the controller decided for, so the figure lands in the class it judges.
+        if (decodeOnly) _speculation?.RecordDecodeStep(running, speculative, generated, end - start);
         return outputs;
     }
 
@@ -300,13 +302,13 @@ internal sealed class EngineCore : IDisposable
     /// Asks the proposer for the next tokens of every running sequence that decodes, when speculation is on and the
     /// controller wants it for a batch this size; the scheduler then fits what the budget and the blocks allow.
     /// </summary>
-    void Propose()
+    void Propose(int batch)
     {
         if (_speculation is null) return;
         var running = _scheduler.Running;
         // A proposal the last step had no budget for is stale now.
         foreach (var seq in running) seq.SpeculativeTokenIds = [];
-        if (!_speculation.ShouldSpeculate(running.Count)) return;
+        if (!_speculation.ShouldSpeculate(batch)) return;
         long start = Stopwatch.GetTimestamp();
         var candidates = new List<Sequence>(running.Count);
         var room = new List<int>(running.Count);

@@ -9,8 +9,8 @@ namespace Rollout.Engine.Sampling;
 /// </summary>
 /// <remarks>
 /// A row draws with one uniform number from <see cref="CounterRandom"/>, keyed by (seed, sample index, output
-/// position), and inverts its CDF with it; speculative verification (<see cref="RejectionSampler"/>) draws from
-/// streams of its own (<see cref="DrawStream"/>). Every tensor operation is row-wise, so a seeded row gets the same
+/// position), and inverts its CDF with it; speculative verification (<see cref="RejectionSampler"/>) draws each
+/// verified position with the same number. Every tensor operation is row-wise, so a seeded row gets the same
 /// token alone or in any batch. Not thread-safe: one engine loop owns a sampler.
 /// </remarks>
 internal sealed class Sampler
@@ -39,7 +39,7 @@ internal sealed class Sampler
         var x = logits.to(ScalarType.Float32).contiguous();
         var rawLogprobs = rows.Any(r => Wants(r, LogprobsMode.Raw)) ? x.log_softmax(-1) : null;
         x = LogitProcessor.Apply(x, rows);
-        var tokens = Choose(x, rows, rows.Select(r => r.Params.IsGreedy ? 0.0 : Uniform(r, DrawStream.Sample, r.OutputTokenIds.Count)).ToArray());
+        var tokens = Choose(x, rows, rows.Select(r => r.Params.IsGreedy ? 0.0 : Uniform(r, r.OutputTokenIds.Count)).ToArray());
         return Collect(tokens, rawLogprobs, x, rows);
     }
 
@@ -49,7 +49,7 @@ internal sealed class Sampler
     static bool Wants(SamplingRow row, LogprobsMode mode) => row.Params.Logprobs is not null && row.Params.LogprobsMode == mode;
 
     /// <summary>The greedy choice of every row of processed logits ([rows, vocab] float32).</summary>
-    internal long[] ArgMax(Tensor x) => _fastKernels && GreedyArgMax.Supports(x) ? GreedyArgMax.Rows(x) : x.argmax(-1).cpu().data<long>().ToArray();
+    long[] ArgMax(Tensor x) => _fastKernels && GreedyArgMax.Supports(x) ? GreedyArgMax.Rows(x) : x.argmax(-1).cpu().data<long>().ToArray();
 
     /// <summary>
     /// One token per row of processed logits: the argmax for greedy rows, else the inverse-CDF draw with the row's
@@ -70,13 +70,13 @@ internal sealed class Sampler
     }
 
     /// <summary>
-    /// The uniform number of a row's draw from <paramref name="stream"/> for the token at output position
-    /// <paramref name="position"/>: keyed by (seed, stream and sample index, position) for a seeded row, so it is
-    /// the same whatever the batch; from the engine's own counter for the others.
+    /// The uniform number of a row's draw of the token at output position <paramref name="position"/>: keyed by
+    /// (seed, sample index, position) for a seeded row, so it is the same whatever the batch and whether or not the
+    /// position is verified speculatively; from the engine's own counter for the others.
     /// </summary>
-    internal double Uniform(SamplingRow row, DrawStream stream, int position) => row.Params.Seed is long seed
-        ? CounterRandom.Uniform(seed, (long)stream << 32 | (uint)row.SampleIndex, position)
-        : CounterRandom.Uniform(_unseededKey, -1 - (long)stream, _unseededDraws++);
+    internal double Uniform(SamplingRow row, int position) => row.Params.Seed is long seed
+        ? CounterRandom.Uniform(seed, row.SampleIndex, position)
+        : CounterRandom.Uniform(_unseededKey, -1, _unseededDraws++);
 
     /// <summary>
     /// The output of one token per row: <paramref name="tokens"/>, with the logprobs, top alternatives and support

@@ -124,7 +124,7 @@ internal sealed class Scheduler
         {
             var seq = _running[i];
             int numNew = Math.Min(CapPrefill(seq.NumTokens - seq.NumComputedTokens), budget);
-            if (TrySpeculate(seq, numNew, budget))
+            if (TrySpeculate(seq, numNew, budget, reserve: _running.Count - i - 1))
             {
                 Take(output, seq, numNew + seq.SpeculativeTokenIds.Length, ref budget);
                 continue;
@@ -223,14 +223,17 @@ internal sealed class Scheduler
 
     /// <summary>
     /// Allocates slots for a decoding sequence's next token and as many of its speculative tokens as the budget
-    /// holds, trimming the rest. Speculation never preempts: when blocks are short, the sequence drops its
-    /// proposal and is scheduled as a plain decode (false).
+    /// holds, trimming the rest. Speculation never preempts: its blocks must leave <paramref name="reserve"/> free
+    /// (one for each running sequence after this one, whose next token may need a block); otherwise the sequence
+    /// drops its proposal and is scheduled as a plain decode (false).
     /// </summary>
-    bool TrySpeculate(Sequence seq, int numNew, int budget)
+    bool TrySpeculate(Sequence seq, int numNew, int budget, int reserve)
     {
         if (seq.SpeculativeTokenIds.Length == 0) return false;
         int room = Math.Min(seq.SpeculativeTokenIds.Length, budget - numNew);
-        if (numNew != seq.NumTokens - seq.NumComputedTokens || room <= 0 || !_kvCache.TryAllocateSlots(seq, numNew + room))
+        int blocks = _kvCache.BlocksFor(seq.NumComputedTokens + numNew + room) - seq.BlockTable.Count;
+        if (numNew != seq.NumTokens - seq.NumComputedTokens || room <= 0 || _kvCache.NumFreeBlocks - blocks < reserve
+            || !_kvCache.TryAllocateSlots(seq, numNew + room))
         {
             seq.SpeculativeTokenIds = [];
             return false;

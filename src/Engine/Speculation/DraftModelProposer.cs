@@ -12,7 +12,9 @@ namespace Rollout.Engine.Speculation;
 /// its cache has not seen yet (the prompt at first, then what the target emitted since), then decodes k tokens
 /// greedily, all sequences in one batch per draft step. Greedy keeps the proposal a deterministic function of the
 /// sequence, as the rejection sampler wants. Only tokens of the sequence itself count as computed in the draft's
-/// cache; the KV of its guesses is written past that end and overwritten next time.
+/// cache, and never its last one, as in the target's: a sequence proposed for again before it advanced (its
+/// proposal had no room in the step) feeds its last token again. The KV of the guesses is written past that end and
+/// overwritten next time.
 /// </summary>
 internal sealed class DraftModelProposer : ISpeculativeProposer
 {
@@ -41,9 +43,6 @@ internal sealed class DraftModelProposer : ISpeculativeProposer
         _maxPositions = Math.Min(maxModelLength, model.Config.MaxPositionEmbeddings);
     }
 
-    /// <summary>Sequences the draft holds KV for.</summary>
-    public int Tracked => _shadows.Count;
-
     public void Propose(IReadOnlyList<Sequence> sequences, int[] maxTokens, int[][] proposals)
     {
         ForgetEnded();
@@ -56,7 +55,7 @@ internal sealed class DraftModelProposer : ISpeculativeProposer
             int k = Math.Min(maxTokens[i], _maxPositions - target.NumTokens);
             if (k <= 0) continue;
             var shadow = ShadowOf(target);
-            // Slots for what the cache has not seen plus the k - 1 guesses fed back; the k-th is never fed.
+            // Slots for what the cache has not seen (at least the last token) plus the k - 1 guesses fed back; the k-th is never fed.
             int fed = shadow.NumTokens - shadow.NumComputedTokens + k - 1;
             if (!Allocate(shadow, fed, inBatch)) continue;
             active.Add((i, shadow, k));
@@ -74,24 +73,23 @@ internal sealed class DraftModelProposer : ISpeculativeProposer
             steps.Add(new StepSequence(shadow.ArrivalOrder, tokens, shadow.NumComputedTokens, shadow.BlockTable, 1));
         }
         var chosen = Decode(steps);
-        for (int a = 0; a < active.Count; a++)
-        {
-            guesses[a][0] = (int)chosen[a];
-            // Every token fed so far is the target's own: its KV stays valid.
-            _cache.CommitComputed(active[a].Shadow, steps[a].TokenIds.Count);
-        }
+        for (int a = 0; a < active.Count; a++) guesses[a][0] = (int)chosen[a];
         for (int j = 1; j < active.Max(a => a.K); j++)
         {
             var members = Enumerable.Range(0, active.Count).Where(a => active[a].K > j).ToArray();
+            // Guess j - 1 sits at position NumTokens + j - 1, right after the target's tokens and the guesses before it.
             var step = members.Select(a => new StepSequence(active[a].Shadow.ArrivalOrder, [guesses[a][j - 1]],
-                active[a].Shadow.NumComputedTokens + j - 1, active[a].Shadow.BlockTable, 1)).ToArray();
+                active[a].Shadow.NumTokens + j - 1, active[a].Shadow.BlockTable, 1)).ToArray();
             chosen = Decode(step);
             for (int m = 0; m < members.Length; m++) guesses[members[m]][j] = (int)chosen[m];
         }
         for (int a = 0; a < active.Count; a++)
         {
             proposals[active[a].Index] = guesses[a];
-            _cache.TruncateToComputed(active[a].Shadow);
+            // The target's own tokens keep their KV, all but the last, which is fed again next time.
+            var shadow = active[a].Shadow;
+            if (shadow.NumTokens - 1 > shadow.NumComputedTokens) _cache.CommitComputed(shadow, shadow.NumTokens - 1 - shadow.NumComputedTokens);
+            _cache.TruncateToComputed(shadow);
         }
     }
 

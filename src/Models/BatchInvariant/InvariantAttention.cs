@@ -27,7 +27,7 @@ internal sealed class InvariantAttention : autograd.SingleTensorFunction<Invaria
     /// [T, kv_heads, D] for sequences of <paramref name="lengths"/> packed in order, each from position 0.
     /// </summary>
     public static Tensor Apply(Tensor query, Tensor key, Tensor value, int[] lengths, int? window) =>
-        InvariantLinear.Records(query, key, value) ? apply(query, key, value, lengths, window ?? 0) : Forward(query, key, value, lengths, window);
+        AutogradRecording.Wanted(query, key, value) ? apply(query, key, value, lengths, window ?? 0) : Forward(query, key, value, lengths, window);
 
     static Tensor Forward(Tensor query, Tensor key, Tensor value, int[] lengths, int? window)
     {

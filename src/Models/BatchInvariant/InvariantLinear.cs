@@ -18,9 +18,7 @@ internal sealed class InvariantLinear : autograd.SingleTensorFunction<InvariantL
 
     /// <summary>x Wᵀ + b, with a graph node when autograd records and any operand wants a gradient.</summary>
     public static Tensor Apply(Tensor input, Tensor weight, Tensor? bias) =>
-        Records(input, weight, bias) ? apply(input, weight, bias) : BatchInvariantGemm.Multiply(input, weight, bias);
-
-    internal static bool Records(params Tensor?[] operands) => is_grad_enabled() && operands.Any(t => t is { requires_grad: true });
+        AutogradRecording.Wanted(input, weight, bias) ? apply(input, weight, bias) : BatchInvariantGemm.Multiply(input, weight, bias);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {

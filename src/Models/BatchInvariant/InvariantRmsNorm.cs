@@ -17,7 +17,7 @@ internal sealed class InvariantRmsNorm : autograd.SingleTensorFunction<Invariant
 
     /// <summary>weight * x / sqrt(mean(x²) + eps) per row, with a graph node when autograd records.</summary>
     public static Tensor Apply(Tensor input, Tensor weight, double eps) =>
-        InvariantLinear.Records(input, weight) ? apply(input, weight, eps) : RmsNormKernel.Normalize(input, weight, eps);
+        AutogradRecording.Wanted(input, weight) ? apply(input, weight, eps) : RmsNormKernel.Normalize(input, weight, eps);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {

@@ -17,7 +17,7 @@ internal sealed class InvariantSwiGlu : autograd.SingleTensorFunction<InvariantS
     public static bool Fits(Tensor gateUp) => SwiGluKernel.Fits(gateUp);
 
     /// <summary>silu(gate) * up of a fused gate-up product [.., 2I], with a graph node when autograd records.</summary>
-    public static Tensor Apply(Tensor gateUp) => InvariantLinear.Records(gateUp) ? apply(gateUp) : SwiGluKernel.Apply(gateUp);
+    public static Tensor Apply(Tensor gateUp) => AutogradRecording.Wanted(gateUp) ? apply(gateUp) : SwiGluKernel.Apply(gateUp);
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {

@@ -24,6 +24,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
     private protected TransformerModel(ModelConfig config, ModelOptions options) : base(config.Architecture)
     {
         config.Validate();
+        if (options.BatchInvariant) BatchInvariant.BatchInvariantRequirements.Check(config, options);
         Config = config;
         Options = options;
         model = new DecoderStack(config, options);
@@ -37,6 +38,7 @@ public abstract class TransformerModel : nn.Module<ForwardBatch, Tensor>
 
     /// <summary>Creates the model an architecture names, with uninitialised parameters.</summary>
     /// <exception cref="UnsupportedArchitectureException">The architecture is not implemented.</exception>
+    /// <exception cref="NotSupportedException"><see cref="CpuKernels.BatchInvariant"/> asked for where its kernels cannot run (device, dtype, CPU, a dimension).</exception>
     public static TransformerModel Create(ModelConfig config, ModelOptions? options = null)
     {
         options ??= new ModelOptions();

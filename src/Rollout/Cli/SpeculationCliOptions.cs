@@ -32,6 +32,9 @@ internal sealed class SpeculationCliOptions
         string? path = result.GetValue(_draftModel);
         if (method == "draft" && path is null) throw new UsageException("--speculative-method draft needs --draft-model");
         if (method != "draft" && path is not null) throw new UsageException("--draft-model is used only with --speculative-method draft");
+        if (method == "none" && Given(result, _tokens)) throw new UsageException("--num-speculative-tokens is used only with --speculative-method ngram or draft");
+        foreach (var option in new[] { _ngramMin, _ngramMax })
+            if (method != "ngram" && Given(result, option)) throw new UsageException($"{option.Name} is used only with --speculative-method ngram");
         int k = result.GetValue(_tokens);
         if (k > SpeculativeOptions.MaxSpeculativeTokens)
             throw new UsageException($"--num-speculative-tokens must be at most {SpeculativeOptions.MaxSpeculativeTokens}, not {k}");
@@ -39,6 +42,8 @@ internal sealed class SpeculationCliOptions
         if (max < min) throw new UsageException($"--ngram-max ({max}) must be at least --ngram-min ({min})");
         return path;
     }
+
+    static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 
     /// <summary>The speculation the command line asks for (checked by <see cref="Validate"/>), with <paramref name="draft"/> as its draft model; null for none.</summary>
     /// <exception cref="UsageException">A draft model that is no causal LM.</exception>

@@ -405,13 +405,18 @@ public class SchedulerTests
         Assert.All(output.Scheduled, s => Assert.True(s.Samples));
     }
 
-    [Fact]
-    public void Speculation_never_preempts_a_sequence_it_drops_its_proposal_instead()
+    /// <summary>
+    /// Speculation never preempts: with no block free, or with the last one needed by a newer sequence's next token
+    /// (a 4-token prompt fills its block), the proposal is dropped and both sequences decode.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(3, 4)]
+    public void Speculation_drops_its_proposal_rather_than_preempt(int blocks, int newerPrompt)
     {
-        // Two sequences, one block each, nothing free: a proposal that needs a second block cannot have one.
-        var (scheduler, kv) = Create(numBlocks: 2, blockSize: 4);
+        var (scheduler, kv) = Create(numBlocks: blocks, blockSize: 4);
         var a = Seq("a", 2);
-        var b = Seq("b", 2);
+        var b = Seq("b", newerPrompt);
         StartDecoding(scheduler, a, b);
         a.SpeculativeTokenIds = [1, 2, 3, 4];
 

@@ -1,5 +1,6 @@
 using Rollout.Models.Attention;
 using Rollout.Models.BatchInvariant;
+using Rollout.Models.Configuration;
 using Rollout.Models.Loading;
 using Rollout.TestSupport;
 using static TorchSharp.torch;
@@ -52,6 +53,22 @@ public class BatchInvariantGradientTests
             double error = (got! - want).abs().max().item<float>();
             Assert.True(error <= 1e-3 * scale + 1e-6, $"{architecture} {name}: gradient off by {error:E2} (largest {scale:E2})");
         }
+    }
+
+    [Fact]
+    public void The_mode_is_refused_where_its_kernels_cannot_run_naming_why()
+    {
+        var config = new ModelConfig
+        {
+            Architecture = "LlamaForCausalLM", VocabSize = 32, HiddenSize = 64, IntermediateSize = 100, NumHiddenLayers = 1,
+            NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 16,
+        };
+        var odd = Assert.Throws<NotSupportedException>(() => TransformerModel.Create(config, new ModelOptions { CpuKernels = CpuKernels.BatchInvariant }));
+        Assert.Contains("intermediate_size", odd.Message);
+        var bf16 = Assert.Throws<NotSupportedException>(() =>
+            TransformerModel.Create(config with { IntermediateSize = 128 }, new ModelOptions { CpuKernels = CpuKernels.BatchInvariant, DType = ScalarType.BFloat16 }));
+        Assert.Contains("float32", bf16.Message);
+        using var fine = TransformerModel.Create(config with { IntermediateSize = 128 }, new ModelOptions { CpuKernels = CpuKernels.BatchInvariant });
     }
 
     [Theory]

@@ -119,6 +119,8 @@ public class RolloutCliTests
     [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "ngram", "--num-speculative-tokens", "16" }, "--num-speculative-tokens must be at most 15")]
     [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "ngram", "--ngram-min", "3", "--ngram-max", "2" }, "--ngram-max (2) must be at least --ngram-min (3)")]
     [InlineData(new[] { "serve", "--model", "m", "--speculative-method", "draft" }, "--speculative-method draft needs --draft-model")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--num-speculative-tokens", "3" }, "--num-speculative-tokens is used only with --speculative-method ngram or draft")]
+    [InlineData(new[] { "generate", "--prompt", "x", "--speculative-method", "draft", "--draft-model", "m", "--ngram-min", "1" }, "--ngram-min is used only with --speculative-method ngram")]
     public void UsageErrorsExitWithTwo(string[] args, string expected)
     {
         var (code, _, error) = Run(args);

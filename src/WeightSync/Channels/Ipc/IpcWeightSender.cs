@@ -60,12 +60,20 @@ public sealed class IpcWeightSender(string socketPath) : IWeightSender
     static unsafe void Fill(SharedMemorySegment segment, UpdateManifest manifest, IReadOnlyDictionary<string, torch.Tensor> tensors, long[] offsets, IProgress<long>? progress)
     {
         long sent = 0;
-        Parallel.For(0, offsets.Length, i =>
+        try
         {
-            var spec = manifest.Tensors[i];
-            using var cpu = ManifestBuilder.Contiguous(tensors[spec.Name]);
-            if (spec.ByteLength > 0) Buffer.MemoryCopy(TensorData.Bytes(cpu), segment.Data + offsets[i], spec.ByteLength, spec.ByteLength);
-            progress?.Report(Interlocked.Add(ref sent, spec.ByteLength));
-        });
+            Parallel.For(0, offsets.Length, i =>
+            {
+                var spec = manifest.Tensors[i];
+                using var cpu = ManifestBuilder.Contiguous(tensors[spec.Name]);
+                if (spec.ByteLength > 0) Buffer.MemoryCopy(TensorData.Bytes(cpu), segment.Data + offsets[i], spec.ByteLength, spec.ByteLength);
+                progress?.Report(Interlocked.Add(ref sent, spec.ByteLength));
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // The caller expects the failure itself (a WeightUpdateException, say), as the one-thread fill threw it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
     }
 }
