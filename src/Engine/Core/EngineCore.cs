@@ -462,11 +462,17 @@ internal sealed class EngineCore : IDisposable
     {
         long version = WeightVersion;
         var sampled = new Dictionary<Sequence, List<ScoredToken>>(draws.Count);
+        var sampledIds = new Dictionary<Sequence, IReadOnlyList<int>>(draws.Count);
         foreach (var draw in draws)
         {
             if (draw.Parent is not null) continue;
-            if (!sampled.TryGetValue(draw.Sequence, out var tokens)) sampled[draw.Sequence] = tokens = new List<ScoredToken>(1);
+            if (!sampled.TryGetValue(draw.Sequence, out var tokens))
+            {
+                sampled[draw.Sequence] = tokens = new List<ScoredToken>(1);
+                sampledIds[draw.Sequence] = new List<int>(1);
+            }
             tokens.Add(draw.Token);
+            ((List<int>)sampledIds[draw.Sequence]).Add(draw.Token.TokenId);
         }
         int appended = 0;
         // Before the parents' results are applied: a parent that ends now frees its blocks, and its forks must own them first.
@@ -476,7 +482,7 @@ internal sealed class EngineCore : IDisposable
             Fork(parent, draw.Sequence, draw.Token, version);
             appended++;
         }
-        var finished = _scheduler.OnStepFinished(scheduled, sampled.ToDictionary(d => d.Key, d => (IReadOnlyList<int>)d.Value.Select(t => t.TokenId).ToArray()),
+        var finished = _scheduler.OnStepFinished(scheduled, sampledIds,
             (seq, i) =>
             {
                 appended++;

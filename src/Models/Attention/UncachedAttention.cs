@@ -1,4 +1,5 @@
 using Rollout.Models.BatchInvariant;
+using Rollout.Models.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +13,8 @@ public sealed class UncachedAttention : IAttentionContext
 {
     readonly long[] _lengths;
     readonly int[] _intLengths;
+    // The batch-invariant kernel's view of the sequences, made by the first layer that needs it.
+    PagedQueryBatch? _invariantBatch;
 
     /// <summary>A context for sequences of the given lengths, packed in this order.</summary>
     public UncachedAttention(IReadOnlyList<int> sequenceLengths)
@@ -28,7 +31,8 @@ public sealed class UncachedAttention : IAttentionContext
     {
         if (query.shape[0] != _lengths.Sum())
             throw new ArgumentException($"the batch has {query.shape[0]} tokens but the context describes {_lengths.Sum()}");
-        if (options.BatchInvariant && InvariantAttention.Fits(key)) return InvariantAttention.Apply(query, key, value, _intLengths, options.SlidingWindow);
+        if (options.BatchInvariant && InvariantAttention.Fits(key))
+            return InvariantAttention.Apply(query, key, value, _invariantBatch ??= InvariantAttention.Batch(_intLengths), _intLengths, options.SlidingWindow);
         var outputs = new List<Tensor>();
         long start = 0;
         for (int i = 0; i < _lengths.Length;)

@@ -22,14 +22,8 @@ internal sealed class InvariantAttention : autograd.SingleTensorFunction<Invaria
     /// <summary>Whether <see cref="Apply"/> can take keys like <paramref name="key"/>.</summary>
     public static bool Fits(Tensor key) => CpuFloatKernels.Fit(key) && PagedDecodeAttention.Supports(key);
 
-    /// <summary>
-    /// Attention of <paramref name="query"/> [T, heads, D] over <paramref name="key"/> and <paramref name="value"/>
-    /// [T, kv_heads, D] for sequences of <paramref name="lengths"/> packed in order, each from position 0.
-    /// </summary>
-    public static Tensor Apply(Tensor query, Tensor key, Tensor value, int[] lengths, int? window) =>
-        AutogradRecording.Wanted(query, key, value) ? apply(query, key, value, lengths, window ?? 0) : Forward(query, key, value, lengths, window);
-
-    static Tensor Forward(Tensor query, Tensor key, Tensor value, int[] lengths, int? window)
+    /// <summary>The kernel's view of sequences of <paramref name="lengths"/> packed in order, each from position 0: one per forward, shared by its layers.</summary>
+    public static PagedQueryBatch Batch(int[] lengths)
     {
         var sequences = new (IReadOnlyList<int>, int, int)[lengths.Length];
         int start = 0;
@@ -38,18 +32,32 @@ internal sealed class InvariantAttention : autograd.SingleTensorFunction<Invaria
             sequences[s] = (Enumerable.Range(start, lengths[s]).ToArray(), lengths[s], lengths[s]);
             start += lengths[s];
         }
+        return new PagedQueryBatch(sequences, blockSize: 1, RunRows);
+    }
+
+    /// <summary>
+    /// Attention of <paramref name="query"/> [T, heads, D] over <paramref name="key"/> and <paramref name="value"/>
+    /// [T, kv_heads, D] for sequences of <paramref name="lengths"/> packed in order, each from position 0, whose
+    /// <see cref="Batch"/> is <paramref name="batch"/>.
+    /// </summary>
+    public static Tensor Apply(Tensor query, Tensor key, Tensor value, PagedQueryBatch batch, int[] lengths, int? window) =>
+        AutogradRecording.Wanted(query, key, value)
+            ? apply(query, key, value, batch, lengths, window ?? 0)
+            : Forward(query, key, value, batch, window);
+
+    static Tensor Forward(Tensor query, Tensor key, Tensor value, PagedQueryBatch batch, int? window)
+    {
         using var scope = NewDisposeScope();
-        var batch = new PagedQueryBatch(sequences, blockSize: 1, RunRows);
         return batch.Attend(query, key.contiguous(), value.contiguous(), window).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
-        var (query, key, value, lengths, window) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (int[])vars[3], (int)vars[4]);
+        var (query, key, value, batch, lengths, window) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (PagedQueryBatch)vars[3], (int[])vars[4], (int)vars[5]);
         ctx.save_for_backward([query, key, value]);
         ctx.save_data("lengths", lengths);
         ctx.save_data("window", window);
-        return Forward(query, key, value, lengths, window > 0 ? window : null);
+        return Forward(query, key, value, batch, window > 0 ? window : null);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
@@ -81,7 +89,7 @@ internal sealed class InvariantAttention : autograd.SingleTensorFunction<Invaria
             gradValue.Add(Grouped(p.transpose(1, 2).matmul(g), kvHeads, group, length, d));
             start += length;
         }
-        return [cat(gradQuery, 0), cat(gradKey, 0), cat(gradValue, 0), null!, null!];
+        return [cat(gradQuery, 0), cat(gradKey, 0), cat(gradValue, 0), null!, null!, null!];
     }
 
     // [heads, L, D] gradients of the repeated keys or values, summed back onto their KV heads: [L, kv_heads, D].

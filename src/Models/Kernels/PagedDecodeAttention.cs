@@ -30,14 +30,15 @@ internal static unsafe class PagedDecodeAttention
     /// Output [R, heads, D] for queries [R, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
     /// [slots, kv_heads, D]. Sequence b owns query rows [rowStarts[b], rowStarts[b + 1]), the last positions of
     /// its <c>lengths[b]</c>; its row for position t attends to positions [max(0, t + 1 - window), t], found
-    /// through <paramref name="blockTables"/> (row b at b * <paramref name="tableWidth"/>).
+    /// through <paramref name="blockTables"/> (sequence b's table starting at <c>tableStarts[b]</c>; sequences may share one).
     /// </summary>
-    public static Tensor Attend(Tensor query, Tensor keys, Tensor values, int[] blockTables, int tableWidth, int[] lengths, int[] rowStarts,
+    public static Tensor Attend(Tensor query, Tensor keys, Tensor values, int[] blockTables, int[] tableStarts, int[] lengths, int[] rowStarts,
         int blockSize, int? window)
     {
         var q = query.contiguous();
         var output = empty_like(q);
         int sequences = lengths.Length, heads = (int)q.shape[1], headDim = (int)q.shape[2], kvHeads = (int)keys.shape[1];
+        if (tableStarts.Length != sequences) throw new ArgumentException($"{sequences} sequences need {sequences} table starts", nameof(tableStarts));
         if (rowStarts.Length != sequences + 1 || rowStarts[sequences] != q.shape[0])
             throw new ArgumentException($"{sequences} sequences need {sequences + 1} row starts ending at the {q.shape[0]} query rows", nameof(rowStarts));
         fixed (byte* qp = q.bytes)
@@ -45,10 +46,11 @@ internal static unsafe class PagedDecodeAttention
         fixed (byte* vp = values.bytes)
         fixed (byte* op = output.bytes)
         fixed (int* tp = blockTables)
+        fixed (int* sp = tableStarts)
         fixed (int* lp = lengths)
         fixed (int* rp = rowStarts)
         {
-            var shape = new Shape((float*)qp, (float*)kp, (float*)vp, (float*)op, tp, lp, rp, tableWidth, blockSize,
+            var shape = new Shape((float*)qp, (float*)kp, (float*)vp, (float*)op, tp, sp, lp, rp, blockSize,
                 heads, kvHeads, headDim, window ?? 0, 1f / MathF.Sqrt(headDim));
             long rows = 0;
             for (int b = 0; b < sequences; b++) rows += window is int w ? Math.Min(w + rowStarts[b + 1] - rowStarts[b] - 1, lengths[b]) : lengths[b];
@@ -66,12 +68,12 @@ internal static unsafe class PagedDecodeAttention
         return output;
     }
 
-    readonly struct Shape(float* query, float* keys, float* values, float* output, int* tables, int* lengths, int* rowStarts,
-        int tableWidth, int blockSize, int heads, int kvHeads, int headDim, int window, float scale)
+    readonly struct Shape(float* query, float* keys, float* values, float* output, int* tables, int* tableStarts, int* lengths, int* rowStarts,
+        int blockSize, int heads, int kvHeads, int headDim, int window, float scale)
     {
         public readonly float* Query = query, Keys = keys, Values = values, Output = output;
-        public readonly int* Tables = tables, Lengths = lengths, RowStarts = rowStarts;
-        public readonly int TableWidth = tableWidth, BlockSize = blockSize, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Window = window;
+        public readonly int* Tables = tables, TableStarts = tableStarts, Lengths = lengths, RowStarts = rowStarts;
+        public readonly int BlockSize = blockSize, Heads = heads, KvHeads = kvHeads, HeadDim = headDim, Window = window;
         public readonly float Scale = scale;
     }
 
@@ -89,7 +91,7 @@ internal static unsafe class PagedDecodeAttention
         int lastStart = length - rows;
         int first = s.Window > 0 ? Math.Max(0, lastStart + 1 - s.Window) : 0;
         int n = length - first;
-        int* table = s.Tables + (long)b * s.TableWidth;
+        int* table = s.Tables + s.TableStarts[b];
         long rowStride = (long)s.KvHeads * d;
         long headStart = (long)firstHead * d;
         Span<int> from = stackalloc int[rows];

@@ -36,7 +36,7 @@ public class PagedDecodeAttentionTests
         for (int b = 0; b < sequences; b++) rowStarts[b + 1] = rowStarts[b] + rowCounts[b];
         var query = randn([rowStarts[sequences], heads, headDim], generator: generator);
 
-        var output = PagedDecodeAttention.Attend(query, keys, values, tables, width, lengths, rowStarts, blockSize, window);
+        var output = PagedDecodeAttention.Attend(query, keys, values, tables, Enumerable.Range(0, sequences).Select(b => b * width).ToArray(), lengths, rowStarts, blockSize, window);
 
         double worst = 0;
         bool rowsAsAlone = true;
@@ -53,7 +53,7 @@ public class PagedDecodeAttentionTests
                 var row = query[rowStarts[b] + r];
                 var expected = nn.functional.scaled_dot_product_attention(row.view(kvHeads, group, headDim), k, v).reshape(heads, headDim);
                 worst = Math.Max(worst, (output[rowStarts[b] + r] - expected).abs().max().item<float>());
-                var alone = PagedDecodeAttention.Attend(row.unsqueeze(0), keys, values, tables[(b * width)..((b + 1) * width)], width, [end], [0, 1], blockSize, window);
+                var alone = PagedDecodeAttention.Attend(row.unsqueeze(0), keys, values, tables[(b * width)..((b + 1) * width)], [0], [end], [0, 1], blockSize, window);
                 rowsAsAlone &= alone[0].eq(output[rowStarts[b] + r]).all().item<bool>();
             }
         }

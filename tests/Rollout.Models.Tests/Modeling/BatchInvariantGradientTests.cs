@@ -86,7 +86,7 @@ public class BatchInvariantGradientTests
         var upstream = randn([total, heads, d], generator: generator);
 
         var (qr, kr, vr) = (q.detach().requires_grad_(true), k.detach().requires_grad_(true), v.detach().requires_grad_(true));
-        var output = InvariantAttention.Apply(q, k, v, lengths, window);
+        var output = InvariantAttention.Apply(q, k, v, InvariantAttention.Batch(lengths), lengths, window);
         var expected = new UncachedAttention(lengths).Attend(0, qr, kr, vr, new AttentionLayerOptions(window));
         Assert.True((output - expected).abs().max().item<float>() < 1e-5, "the forward differs from libtorch's attention");
 
