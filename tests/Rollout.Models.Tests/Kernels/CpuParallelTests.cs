@@ -5,7 +5,15 @@ using Rollout.Models.Native;
 
 namespace Rollout.Models.Tests.Kernels;
 
+/// <summary>
+/// Tests that need libtorch's OpenMP team to themselves run alone: a parallel region another test class opens at the
+/// same moment can leave libgomp one thread to give, and the test that two tasks run on two threads then measures that.
+/// </summary>
+[CollectionDefinition(nameof(OpenMpTeamAlone), DisableParallelization = true)]
+public sealed class OpenMpTeamAlone;
+
 /// <summary>The C# kernels' fork: libtorch's OpenMP team where libgomp is linked, the thread pool elsewhere.</summary>
+[Collection(nameof(OpenMpTeamAlone))]
 public class CpuParallelTests
 {
     public static TheoryData<string> Runners => new() { "openmp", "threadpool" };
