@@ -279,6 +279,9 @@ internal sealed class EngineCore : IDisposable
         if (scheduled.IsEmpty) return [];
         long scheduledAt = Stopwatch.GetTimestamp();
         using var scope = NewDisposeScope();
+        // The whole step, the language-model head included: the CPU kernels refuse gradient mode, and the
+        // head's product would fall back to libtorch's.
+        using var noGrad = no_grad();
 
         var batch = Pack(scheduled);
         int promptTokens = scheduled.Scheduled.Sum(s => PromptTokensFed(s.Sequence, s.NumTokens));

@@ -1,4 +1,5 @@
 using Rollout.Models.Configuration;
+using Rollout.Models.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,9 +24,19 @@ internal sealed class PagedKvTensors : IDisposable
         _values = new Tensor[config.NumHiddenLayers];
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            _keys[i] = zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
-            _values[i] = zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
+            _keys[i] = Zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
+            _values[i] = Zeros([slots, config.NumKeyValueHeads, config.HeadDim], dtype, device);
         }
+    }
+
+    // On the CPU the cache asks for huge pages before its first touch: a decode step reads every running
+    // sequence's keys and values, and with 4 KB pages it walked the page tables for each page of them.
+    static Tensor Zeros(long[] shape, ScalarType dtype, Device device)
+    {
+        if (device.type != DeviceType.CPU || !OperatingSystem.IsLinux()) return zeros(shape, dtype, device);
+        var cache = empty(shape, dtype, device);
+        Libc.AdviseHugePages(TensorData.Address(cache), (nint)(cache.numel() * cache.element_size()));
+        return cache.zero_();
     }
 
     public int NumBlocks { get; }

@@ -11,9 +11,7 @@ namespace Rollout.Models.Kernels;
 /// multiply-adds over k in order, one fixed horizontal sum, then the bias. Which other rows x has, how the work is
 /// tiled and which thread computes it change none of it, so a row's result is the same bits in a decode of one, a
 /// batch of 64 and a training forward over whole sequences. BLAS products pick their blocking, and with it the
-/// order of the sums, by the shape: a row's result moves in its last bits with the batch. The fast path also takes it
-/// for products of a few rows on CPUs without AVX-512: it streams the weight once, where MKL's small products did not
-/// reach the memory bandwidth.
+/// order of the sums, by the shape: a row's result moves in its last bits with the batch.
 /// </summary>
 internal static unsafe class BatchInvariantGemm
 {

@@ -18,8 +18,7 @@ namespace Rollout.Models.Layers;
 /// The packed product can also finish with the pass that would follow it (<see cref="ForwardAdd"/>,
 /// <see cref="TryForwardSwiGlu"/>, <see cref="TryForwardRotated"/>): at batch 64 those passes ran on
 /// one thread between the products.
-/// Gradient mode, other dtypes and devices take <c>nn.functional.linear</c>; so do CPUs without AVX-512, except
-/// for products of a few rows (a decode batch), which take <see cref="BatchInvariantGemm"/>.
+/// Gradient mode, other dtypes and devices take <c>nn.functional.linear</c>; so do CPUs without AVX2 and FMA.
 /// </summary>
 internal sealed unsafe class CpuPackedLinear : IDisposable
 {
@@ -27,7 +26,6 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
     readonly Tensor? _bias;
     readonly bool _enabled;
     readonly bool _batchInvariant;
-    readonly bool _smallBatchKernel;
     readonly PanelLayout _layout;
     readonly int _out;
     readonly int _in;
@@ -55,12 +53,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
         _layout = layout;
         _enabled = pack && weight.device_type == DeviceType.CPU && weight.dtype == ScalarType.Float32
             && PanelGemm.IsSupported && TensorVersion.IsAvailable && layout.Fits(_out) && (layout.Group == 1 || bias is null);
-        _smallBatchKernel = pack && !PanelGemm.IsSupported;
     }
-
-    // Without AVX-512 (no PanelGemm), products of this many rows or fewer take BatchInvariantGemm: it streams the
-    // weight once at the memory bandwidth, where MKL's small products measured well below it (docs/performance-log.md).
-    const int SmallBatchRows = 64;
 
     /// <summary>Whether the last product went through the packed copy (for tests and benchmarks).</summary>
     public bool LastUsedPacked { get; private set; }
@@ -68,12 +61,7 @@ internal sealed unsafe class CpuPackedLinear : IDisposable
     public Tensor Forward(Tensor input)
     {
         if (_batchInvariant && InvariantLinear.Fits(input, _weight, _bias)) return InvariantLinear.Apply(input, _weight, _bias);
-        if (!Packs(input, _layout.HalvesOutput))
-        {
-            if (_smallBatchKernel && input.numel() <= SmallBatchRows * _in && CpuFloatKernels.Accept(input) && BatchInvariantGemm.Fits(input, _weight, _bias))
-                return BatchInvariantGemm.Multiply(input, _weight, _bias);
-            return nn.functional.linear(input, _weight, _bias);
-        }
+        if (!Packs(input, _layout.HalvesOutput)) return nn.functional.linear(input, _weight, _bias);
         using var scope = NewDisposeScope();
         var rows = input.reshape(-1, _in).contiguous();
         var output = empty([rows.shape[0], _out], ScalarType.Float32, input.device);

@@ -5,7 +5,7 @@ public enum CpuKernels
 {
     /// <summary>
     /// Everything this project adds for the CPU, where the CPU and dtype allow it: weights packed once
-    /// into column panels multiplied by the AVX-512 <c>PanelGemm</c> kernel (the weights' memory once
+    /// into column panels multiplied by the <c>PanelGemm</c> kernel (AVX-512, or AVX2 with FMA; the weights' memory once
     /// more), the fused norm, rotary and SwiGLU kernels, the paged decode-attention kernel, the KV slot
     /// writer and greedy argmax, C# kernels forked onto libtorch's OpenMP team, and MKL's AVX-512
     /// kernels on non-Intel CPUs (<see cref="Native.ProcessPatches"/>).

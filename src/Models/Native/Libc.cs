@@ -39,6 +39,23 @@ internal static partial class Libc
         return Madvise(start, address + length - start, write ? PopulateWrite : PopulateRead) == 0;
     }
 
+    /// <summary>
+    /// Asks the kernel to back the whole huge pages inside [address, address + length) with transparent huge
+    /// pages (<c>MADV_HUGEPAGE</c>), which it does where the system allows them
+    /// (<c>/sys/kernel/mm/transparent_hugepage/enabled</c> at <c>madvise</c> or <c>always</c>) for the parts
+    /// first touched after this call. Returns false where the advice is refused or no huge page fits; the
+    /// range then keeps 4 KB pages.
+    /// </summary>
+    public static bool AdviseHugePages(nint address, nint length)
+    {
+        nint start = (address + HugePageSize - 1) & ~(nint)(HugePageSize - 1), end = (address + length) & ~(nint)(HugePageSize - 1);
+        return end > start && Madvise(start, end - start, HugePageAdvice) == 0;
+    }
+
+    /// <summary>The size of a transparent huge page on x86-64 Linux.</summary>
+    public const int HugePageSize = 2 << 20;
+
+    const int HugePageAdvice = 14;
     const int PopulateRead = 22;
     const int PopulateWrite = 23;
 

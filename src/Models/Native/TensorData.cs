@@ -19,7 +19,8 @@ internal static partial class TensorData
     /// <summary>The address of <paramref name="tensor"/>'s first element, as int64s.</summary>
     public static unsafe long* Longs(torch.Tensor tensor) => (long*)Address(tensor);
 
-    static IntPtr Address(torch.Tensor tensor)
+    /// <summary>The address of <paramref name="tensor"/>'s first element, for calls that take an address and read nothing through it.</summary>
+    public static IntPtr Address(torch.Tensor tensor)
     {
         var address = THSTensor_data(tensor.Handle);
         if (address == IntPtr.Zero) throw new InvalidOperationException($"tensor of shape [{string.Join(", ", tensor.shape)}] has no data");

@@ -101,7 +101,7 @@ public class CpuPackedLinearTests
 
     // A row's outputs must not depend on the rows beside it: a sequence's logprobs would otherwise move
     // with the batch it was decoded in.
-    [RequiresAvx512Property(MaxTest = 30)]
+    [RequiresPanelGemmProperty(MaxTest = 30)]
     public bool EveryEpilogueGivesARowTheSameBitsInAnyBatch(PositiveInt rows, PositiveInt extra, int seed)
     {
         using var scope = NewDisposeScope();
@@ -141,7 +141,7 @@ public class CpuPackedLinearTests
     }
 
     // The rotation inside the product must give the bits the separate kernel gives after the plain product.
-    [RequiresAvx512Property(MaxTest = 30)]
+    [RequiresPanelGemmProperty(MaxTest = 30)]
     public bool ARotaryProductRotatesItsHeadsAsTheRotaryKernelDoes(PositiveInt rows, PositiveInt heads, bool wideHeads, PositiveInt plainPanels, int seed)
     {
         using var scope = NewDisposeScope();
@@ -164,7 +164,7 @@ public class CpuPackedLinearTests
             && Identical(rotary.Forward(input), product) && rotary.LastUsedPacked;
     }
 
-    [RequiresAvx512Fact]
+    [RequiresPanelGemmFact]
     public void ARotaryProductRefusesPositionsPastItsTables()
     {
         using var scope = NewDisposeScope();
