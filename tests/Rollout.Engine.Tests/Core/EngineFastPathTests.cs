@@ -9,8 +9,9 @@ namespace Rollout.Engine.Tests.Core;
 /// <summary>The engine's steps take the CPU fast path wherever a model's products can.</summary>
 public class EngineFastPathTests
 {
-    // The language-model head is the largest product of a decode step; it once ran outside the step's
-    // no-grad scope, where the panel kernel refuses, and fell back to libtorch's product on every step.
+    // The language-model head is the largest product of a decode step, and it runs outside the model
+    // runner (EngineCore.ReadHeads): in gradient mode the panel kernel refuses, and the product would fall
+    // back to libtorch's on every step.
     [Theory]
     [InlineData("LlamaForCausalLM")]
     [InlineData("Qwen2ForCausalLM")]
