@@ -19,9 +19,17 @@ public sealed class WeightVersionTests
         await using var client = new LocalRolloutClient(s.Engine);
 
         var generating = client.GenerateAsync([WeightSets.Prompt, [.. WeightSets.Prompt.Reverse()]], n: 2, Long);
-        await Eventually.HoldsAsync(() => s.Engine.Metrics.GeneratedTokens >= 12, "every completion has a few tokens");
-        // Held at a step boundary while the update goes in, so the update lands mid-way whatever the machine's speed.
-        await s.Engine.PauseAsync(PauseMode.Keep);
+        // Held at a step boundary while the update goes in, so the update lands mid-way whatever the machine's
+        // speed. A thread of its own asks for the pause once every completion has a few tokens: a pooled
+        // continuation could wait behind a busy machine's other work until the generation had ended.
+        var pause = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watcher = new Thread(() =>
+        {
+            while (s.Engine.Metrics.GeneratedTokens < 12) Thread.Yield();
+            pause.SetResult(s.Engine.PauseAsync(PauseMode.Keep));
+        }) { IsBackground = true };
+        watcher.Start();
+        await await pause.Task;
         await new InProcessWeightSender(s.Receiver).PushAsync(WeightSets.Tensors(s.B), new PushOptions { InFlight = InFlightPolicy.Recompute });
         s.Engine.Resume();
         var groups = await generating;
