@@ -20,18 +20,6 @@ internal static partial class Libc
         return page;
     }
 
-    /// <summary>Maps <paramref name="length"/> bytes of private anonymous read-write memory, fresh from the kernel.</summary>
-    /// <exception cref="OutOfMemoryException">The kernel refused the mapping.</exception>
-    public static nint MapFresh(nint length)
-    {
-        nint address = Mmap(0, length, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
-        if (address == -1) throw new OutOfMemoryException($"mmap of {length} bytes failed: errno {Marshal.GetLastPInvokeError()}.");
-        return address;
-    }
-
-    /// <summary>Unmaps what <see cref="MapFresh"/> mapped.</summary>
-    public static void Unmap(nint address, nint length) => Munmap(address, length);
-
     /// <summary>Sets the protection of the pages covering [address, address + length).</summary>
     public static void Protect(nint address, nint length, int protection)
     {
@@ -76,9 +64,6 @@ internal static partial class Libc
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial nint Mmap(nint address, nint length, int protection, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
-    private static partial int Munmap(nint address, nint length);
 
     [LibraryImport("libc", EntryPoint = "mprotect", SetLastError = true)]
     private static partial int Mprotect(nint address, nint length, int protection);
