@@ -10,8 +10,8 @@ namespace Rollout.Models.Kernels;
 /// Attention of query rows (a decode's one token; a speculative verify's k + 1; every row of a prompt in the
 /// batch-invariant mode) straight over a paged KV cache on the CPU: each sequence (or, when there are few, each range of its KV heads)
 /// walks its block table once for the keys and once for the values, every query row and every KV head's
-/// group of query heads sharing the rows it reads. Nothing is gathered or copied, so a step reads each
-/// cached row once. Each query row's arithmetic is the same whatever other rows its sequence has, so a
+/// group of query heads sharing the rows it reads, eight positions at a time. Nothing is gathered or copied,
+/// so a step reads each cached row once. Each query row's arithmetic is the same whatever other rows its sequence has, so a
 /// token verified among k others gets the attention it would get decoded alone. <c>scaled_dot_product_attention</c> over a gathered batch costs a copy of
 /// the batch's whole KV (or a second copy kept between steps) and thousands of tiny matrix products.
 /// </summary>
@@ -24,7 +24,7 @@ internal static unsafe class PagedDecodeAttention
     /// <summary>Whether the kernel handles a cache of this dtype and device with this head size.</summary>
     public static bool Supports(Tensor cache) =>
         cache.device_type == DeviceType.CPU && cache.dtype == ScalarType.Float32 && cache.shape[^1] % Vector256<float>.Count == 0
-        && Vector256.IsHardwareAccelerated && Sse.IsSupported;
+        && Avx.IsSupported;
 
     /// <summary>
     /// Output [R, heads, D] for queries [R, heads, D] over <paramref name="keys"/> and <paramref name="values"/>
@@ -92,8 +92,7 @@ internal static unsafe class PagedDecodeAttention
         int first = s.Window > 0 ? Math.Max(0, lastStart + 1 - s.Window) : 0;
         int n = length - first;
         int* table = s.Tables + s.TableStarts[b];
-        long rowStride = (long)s.KvHeads * d;
-        long headStart = (long)firstHead * d;
+        long rowStride = (long)s.KvHeads * d, headStart = (long)firstHead * d;
         Span<int> from = stackalloc int[rows];
         Span<int> to = stackalloc int[rows];
         for (int r = 0; r < rows; r++)
@@ -103,22 +102,22 @@ internal static unsafe class PagedDecodeAttention
         }
 
         float[] rented = ArrayPool<float>.Shared.Rent(rows * queries * n);
+        float** rowsOfBlock = stackalloc float*[Positions];
         try
         {
             fixed (float* scores = rented)
             {
                 int rowFloats = queries / group * d;
-                for (int p = 0; p < n; p++)
+                for (int p0 = 0; p0 < n; p0 += Positions)
                 {
-                    if (p + 1 < n) Prefetch(s.Keys + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
-                    if (p + PageLookahead < n) PrefetchPages(s.Keys + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
-                    float* key = s.Keys + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
+                    int count = Math.Min(Positions, n - p0);
+                    Locate(s.Keys + headStart, table, first, p0, count, n, rowStride, rowFloats, s.BlockSize, rowsOfBlock);
                     for (int r = 0; r < rows; r++)
                     {
-                        if (p < from[r] || p >= to[r]) continue;
+                        if (p0 + count <= from[r] || p0 >= to[r]) continue;
                         float* query = QueryOf(s.Query, firstRow + r, firstHead, group, s);
-                        float* rowScores = scores + (long)r * queries * n;
-                        for (int q = 0; q < queries; q++) rowScores[q * n + p] = Dot(query + q * d, key + q / group * d, d) * s.Scale;
+                        float* rowScores = scores + (long)r * queries * n + p0;
+                        for (int q = 0; q < queries; q++) Scores(query + q * d, rowsOfBlock, count, q / group * d, d, s.Scale, rowScores + q * n);
                     }
                 }
                 for (int r = 0; r < rows; r++)
@@ -128,17 +127,17 @@ internal static unsafe class PagedDecodeAttention
                     new Span<float>(QueryOf(s.Output, firstRow + r, firstHead, group, s), queries * d).Clear();
                 }
 
-                for (int p = 0; p < n; p++)
+                for (int p0 = 0; p0 < n; p0 += Positions)
                 {
-                    if (p + 1 < n) Prefetch(s.Values + RowOf(table, first + p + 1, s.BlockSize) * rowStride + headStart, rowFloats);
-                    if (p + PageLookahead < n) PrefetchPages(s.Values + RowOf(table, first + p + PageLookahead, s.BlockSize) * rowStride + headStart, rowFloats);
-                    float* value = s.Values + RowOf(table, first + p, s.BlockSize) * rowStride + headStart;
+                    int count = Math.Min(Positions, n - p0);
+                    Locate(s.Values + headStart, table, first, p0, count, n, rowStride, rowFloats, s.BlockSize, rowsOfBlock);
                     for (int r = 0; r < rows; r++)
                     {
-                        if (p < from[r] || p >= to[r]) continue;
+                        int begin = Math.Max(from[r] - p0, 0), stop = Math.Min(to[r] - p0, count);
+                        if (begin >= stop) continue;
                         float* output = QueryOf(s.Output, firstRow + r, firstHead, group, s);
-                        float* rowScores = scores + (long)r * queries * n;
-                        for (int q = 0; q < queries; q++) AddScaled(output + q * d, value + q / group * d, rowScores[q * n + p], d);
+                        float* rowScores = scores + (long)r * queries * n + p0;
+                        for (int q = 0; q < queries; q++) AddWeighted(output + q * d, rowsOfBlock, begin, stop, q / group * d, rowScores + q * n, d);
                     }
                 }
             }
@@ -153,43 +152,95 @@ internal static unsafe class PagedDecodeAttention
     static float* QueryOf(float* tensor, int row, int firstHead, int group, in Shape s) =>
         tensor + ((long)row * s.Heads + (long)firstHead * group) * s.HeadDim;
 
-    // The next row's cache lines, asked for while this row is computed: rows of a block are contiguous, but
-    // the hardware prefetchers stop at every 4 KB page, about every row and a third, and the kernel then
-    // waits on memory and computes in turn instead of both at once. One row ahead made the kernel faster;
-    // two or more rows ahead, or into L2 only, was slower (figures in docs/performance-log.md).
+    // rows[j] = this task's part of the cached row of position first + p0 + j, for j < count; prefetches the rows PrefetchRows ahead.
+    static void Locate(float* cache, int* table, int first, int p0, int count, int n, long rowStride, int rowFloats, int blockSize, float** rows)
+    {
+        for (int j = 0; j < count; j++)
+        {
+            int p = p0 + j;
+            if (p + PrefetchRows < n) Prefetch(cache + RowOf(table, first + p + PrefetchRows, blockSize) * rowStride, rowFloats);
+            rows[j] = cache + RowOf(table, first + p, blockSize) * rowStride;
+        }
+    }
+
+    // A row's cache lines, asked for half a block of positions before the pass reaches it: rows of a
+    // block are contiguous, but the hardware prefetchers stop at every 4 KB page, about every row and a
+    // third. Two to twelve rows ahead, or touching only each page's first line, measured alike.
+    const int PrefetchRows = Positions / 2;
+
     static void Prefetch(float* row, int floats)
     {
         for (int i = 0; i < floats; i += 64 / sizeof(float)) Sse.Prefetch0(row + i);
     }
 
-    // A row's first line and every 4 KB page it enters, PageLookahead rows ahead: a touched page is one the
-    // hardware prefetchers then stream on their own, a couple of rows before the full prefetch above asks
-    // for its lines. Right after a product (as in a step) that made the kernel faster; 2 to 4 rows ahead
-    // measured alike (figures in docs/performance-log.md).
-    const int PageLookahead = 3;
-
-    static void PrefetchPages(float* row, int floats)
-    {
-        Sse.Prefetch0(row);
-        long start = (long)row, end = start + (long)floats * sizeof(float);
-        for (long page = (start + 4095) & ~4095L; page < end; page += 4096) Sse.Prefetch0((void*)page);
-    }
-
     static long RowOf(int* table, int position, int blockSize) => (long)table[position / blockSize] * blockSize + position % blockSize;
 
-    static float Dot(float* a, float* b, int d)
+    // Positions a pass takes at once: eight keys' dot products with a query finish in one vector, where
+    // one key at a time spent as much on each sum's horizontal add as on its multiply-adds, and a value
+    // pass keeps its output rows in registers over eight rows instead of reloading them every row.
+    const int Positions = 8;
+
+    // target[j] = scale * (query · rows[j][offset..offset + d]) for j < count; a missing row reads the first and is dropped.
+    static void Scores(float* query, float** rows, int count, int offset, int d, float scale, float* target)
     {
-        var sum = Vector256<float>.Zero;
+        float* k0 = rows[0] + offset;
+        float* k1 = count > 1 ? rows[1] + offset : k0, k2 = count > 2 ? rows[2] + offset : k0, k3 = count > 3 ? rows[3] + offset : k0;
+        float* k4 = count > 4 ? rows[4] + offset : k0, k5 = count > 5 ? rows[5] + offset : k0, k6 = count > 6 ? rows[6] + offset : k0;
+        float* k7 = count > 7 ? rows[7] + offset : k0;
+        var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
         for (int i = 0; i < d; i += Vector256<float>.Count)
-            sum = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), sum);
-        return Vector256.Sum(sum);
+        {
+            var q = Vector256.Load(query + i);
+            a0 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k0 + i), a0);
+            a1 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k1 + i), a1);
+            a2 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k2 + i), a2);
+            a3 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k3 + i), a3);
+            a4 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k4 + i), a4);
+            a5 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k5 + i), a5);
+            a6 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k6 + i), a6);
+            a7 = Vector256.FusedMultiplyAdd(q, Vector256.Load(k7 + i), a7);
+        }
+        // Each lane j ends as ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) of accumulator j.
+        var low = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+        var high = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+        var sums = (Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31)) * Vector256.Create(scale);
+        if (count == Positions) sums.Store(target);
+        else for (int j = 0; j < count; j++) target[j] = sums.GetElement(j);
     }
 
-    static void AddScaled(float* target, float* source, float weight, int d)
+    // target += Σ weights[j] · rows[j][offset..offset + d] over j in [begin, end), in that order.
+    static void AddWeighted(float* target, float** rows, int begin, int end, int offset, float* weights, int d)
     {
-        var w = Vector256.Create(weight);
-        for (int i = 0; i < d; i += Vector256<float>.Count)
-            Vector256.FusedMultiplyAdd(w, Vector256.Load(source + i), Vector256.Load(target + i)).Store(target + i);
+        const int lanes = 8;
+        int i = 0;
+        // Eight vectors a chunk: eight independent chains of multiply-adds keep both FMA units busy.
+        for (; i + 8 * lanes <= d; i += 8 * lanes)
+        {
+            float* t = target + i;
+            var t0 = Vector256.Load(t); var t1 = Vector256.Load(t + lanes); var t2 = Vector256.Load(t + 2 * lanes); var t3 = Vector256.Load(t + 3 * lanes);
+            var t4 = Vector256.Load(t + 4 * lanes); var t5 = Vector256.Load(t + 5 * lanes); var t6 = Vector256.Load(t + 6 * lanes); var t7 = Vector256.Load(t + 7 * lanes);
+            for (int j = begin; j < end; j++)
+            {
+                var w = Vector256.Create(weights[j]);
+                float* v = rows[j] + offset + i;
+                t0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v), t0);
+                t1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + lanes), t1);
+                t2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 2 * lanes), t2);
+                t3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 3 * lanes), t3);
+                t4 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 4 * lanes), t4);
+                t5 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 5 * lanes), t5);
+                t6 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 6 * lanes), t6);
+                t7 = Vector256.FusedMultiplyAdd(w, Vector256.Load(v + 7 * lanes), t7);
+            }
+            t0.Store(t); t1.Store(t + lanes); t2.Store(t + 2 * lanes); t3.Store(t + 3 * lanes);
+            t4.Store(t + 4 * lanes); t5.Store(t + 5 * lanes); t6.Store(t + 6 * lanes); t7.Store(t + 7 * lanes);
+        }
+        for (; i < d; i += lanes)
+        {
+            var t = Vector256.Load(target + i);
+            for (int j = begin; j < end; j++) t = Vector256.FusedMultiplyAdd(Vector256.Create(weights[j]), Vector256.Load(rows[j] + offset + i), t);
+            t.Store(target + i);
+        }
     }
 
     // Normalised in place: exp(x - max) / sum.
