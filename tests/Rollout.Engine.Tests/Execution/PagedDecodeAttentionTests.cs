@@ -17,18 +17,26 @@ public class PagedDecodeAttentionTests
     static double Discrepancy(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed, int maxRows = 1) =>
         Run(sequences, kvHeads, group, headDim, blockSize, window, seed, maxRows).Worst;
 
-    static (double Worst, bool RowsAsAlone) Run(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed, int maxRows)
+    static (double Worst, bool RowsAsAlone) Run(int sequences, int kvHeads, int group, int headDim, int blockSize, int? window, int seed, int maxRows,
+        int family = 1, int maxLength = 70)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var random = new Random(seed);
         var generator = new Generator((ulong)seed);
         int heads = kvHeads * group;
-        int[] lengths = Enumerable.Range(0, sequences).Select(_ => random.Next(1, 70)).ToArray();
+        int[] lengths = Enumerable.Range(0, sequences).Select(_ => random.Next(1, maxLength)).ToArray();
         int width = lengths.Max(l => (l + blockSize - 1) / blockSize);
         int blocks = sequences * width + 3;
         var pool = Enumerable.Range(0, blocks).OrderBy(_ => random.Next()).ToArray();
         int[] tables = Enumerable.Range(0, sequences * width).Select(i => pool[i]).ToArray();
+        // Families of sequences whose tables begin with their first member's blocks, as samples of one prompt do.
+        for (int leader = 0; leader < sequences; leader += family)
+        {
+            int members = Math.Min(family, sequences - leader);
+            int shared = random.Next(0, Enumerable.Range(leader, members).Min(b => (lengths[b] + blockSize - 1) / blockSize) + 1);
+            for (int b = leader + 1; b < leader + members; b++) Array.Copy(tables, leader * width, tables, b * width, shared);
+        }
         var keys = randn([blocks * blockSize, kvHeads, headDim], generator: generator);
         var values = randn([blocks * blockSize, kvHeads, headDim], generator: generator);
         int[] rowCounts = lengths.Select(l => random.Next(1, Math.Min(maxRows, l) + 1)).ToArray();
@@ -77,6 +85,23 @@ public class PagedDecodeAttentionTests
     public bool MatchesAttentionOverTheGatheredKeys(PositiveInt sequences, PositiveInt kvHeads, PositiveInt group, PositiveInt width, bool windowed, int seed) =>
         Discrepancy(sequences.Get % 9 + 1, kvHeads.Get % 4 + 1, group.Get % 3 + 1, HeadSizes[width.Get % HeadSizes.Length], blockSize: 4 + Math.Abs(seed % 2) * 12,
             windowed ? 1 + Math.Abs(seed % 20) : null, seed) < 1e-5;
+
+    /// <summary>Sequences whose tables share their first blocks, as the samples of one prompt do, each get what they would get alone.</summary>
+    [Property(MaxTest = 30)]
+    public bool SequencesSharingTheirFirstBlocksMatchAndComputeWhatTheyWouldAlone(PositiveInt family, PositiveInt rows, bool windowed, int seed)
+    {
+        var (worst, alone) = Run(12, 2, 2, 16, 4, windowed ? 1 + Math.Abs(seed % 20) : null, seed, maxRows: rows.Get % 4 + 1, family: family.Get % 6 + 2);
+        return worst < 1e-5 && alone;
+    }
+
+    // Enough KV for both threads.
+    [Fact]
+    public void ABatchOfSharedPromptsOnTwoThreadsMatchesAndComputesWhatEachWouldAlone()
+    {
+        var (worst, alone) = Run(48, 4, 2, 64, 16, null, 11, maxRows: 2, family: 8, maxLength: 400);
+        Assert.True(worst < 1e-5, $"worst difference {worst}");
+        Assert.True(alone, "a row's output differs from what it gets alone");
+    }
 
     [Fact]
     public void OneSequenceIsSplitAcrossThreadsByHeadsAndStillMatches() =>
