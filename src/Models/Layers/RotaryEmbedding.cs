@@ -7,9 +7,10 @@ namespace Rollout.Models.Layers;
 
 /// <summary>
 /// Rotary position embedding in HF's rotate-half layout. The cos/sin tables are computed once (in
-/// fp32, as HF does, then cast) and indexed by position; they grow if a position runs past them.
-/// Not a module: the tables are derived state, never part of the checkpoint. fp32 inference on the CPU
-/// rotates with <see cref="RotaryKernel"/>.
+/// fp32, as HF does, then cast) and indexed by position; they grow if a position runs past them. Tables
+/// outgrown are kept until the embedding is disposed: a forward pass on another thread (a second engine
+/// or a trainer on the same model) may still be reading them. Not a module: the tables are derived state,
+/// never part of the checkpoint. fp32 inference on the CPU rotates with <see cref="RotaryKernel"/>.
 /// </summary>
 internal sealed class RotaryEmbedding : IDisposable
 {
@@ -17,8 +18,12 @@ internal sealed class RotaryEmbedding : IDisposable
     readonly ScalarType _dtype;
     readonly Device _device;
     readonly bool _kernel;
-    Tensor _cos;
-    Tensor _sin;
+    readonly Lock _growing = new();
+    readonly List<Tables> _outgrown = [];
+    // Replaced whole, so a reader's cos and sin always cover the same positions.
+    volatile Tables _tables;
+
+    sealed record Tables(Tensor Cos, Tensor Sin);
 
     public RotaryEmbedding(ModelConfig config, ModelOptions options)
     {
@@ -26,7 +31,7 @@ internal sealed class RotaryEmbedding : IDisposable
         _device = options.Device;
         _kernel = options.FastCpuKernels;
         _inverseFrequencies = InverseFrequencies(config).to(_device);
-        (_cos, _sin) = Tables(Math.Max(config.MaxPositionEmbeddings, 1));
+        _tables = Compute(Math.Max(config.MaxPositionEmbeddings, 1));
     }
 
     /// <summary>HF's inverse frequencies for the config's rope type (default, linear or llama3).</summary>
@@ -47,22 +52,26 @@ internal sealed class RotaryEmbedding : IDisposable
         return where(medium, smoothed, scaled);
     }
 
-    (Tensor Cos, Tensor Sin) Tables(long length)
+    Tables Compute(long length)
     {
         using var scope = NewDisposeScope();
         var positions = arange(length, ScalarType.Float32, _device);
         var freqs = outer(positions, _inverseFrequencies);
         var emb = cat([freqs, freqs], -1);
-        return (emb.cos().to(_dtype).MoveToOuterDisposeScope(), emb.sin().to(_dtype).MoveToOuterDisposeScope());
+        return new Tables(emb.cos().to(_dtype).MoveToOuterDisposeScope(), emb.sin().to(_dtype).MoveToOuterDisposeScope());
     }
+
+    /// <summary>The tables now in use (for tests).</summary>
+    internal (Tensor Cos, Tensor Sin) CurrentTables => (_tables.Cos, _tables.Sin);
 
     /// <summary>Rotates <paramref name="x"/> [T, heads, head_dim] by the angles of <paramref name="positions"/> [T].</summary>
     public Tensor Apply(Tensor x, Tensor positions)
     {
-        if (_kernel && RotaryKernel.Supports(x, positions, _cos, _sin)) return RotaryKernel.Rotate(x, positions, _cos, _sin);
+        var tables = _tables;
+        if (_kernel && RotaryKernel.Supports(x, positions, tables.Cos, tables.Sin)) return RotaryKernel.Rotate(x, positions, tables.Cos, tables.Sin);
         using var scope = NewDisposeScope();
-        var cos = _cos.index_select(0, positions).unsqueeze(1);
-        var sin = _sin.index_select(0, positions).unsqueeze(1);
+        var cos = tables.Cos.index_select(0, positions).unsqueeze(1);
+        var sin = tables.Sin.index_select(0, positions).unsqueeze(1);
         long half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
@@ -75,24 +84,33 @@ internal sealed class RotaryEmbedding : IDisposable
     public bool TryProjectRotated(Linear projection, Tensor x, Tensor positions, out Tensor output)
     {
         output = null!;
-        return _kernel && projection.TryForwardRotated(x, positions, _cos, _sin, out output);
+        var tables = _tables;
+        return _kernel && projection.TryForwardRotated(x, positions, tables.Cos, tables.Sin, out output);
     }
 
     /// <summary>Grows the tables to cover <paramref name="positions"/>; once per forward pass, before any layer applies them.</summary>
     public void EnsureCovers(Tensor positions)
     {
-        long current = _cos.shape[0];
         long needed = positions.max().item<long>() + 1;
-        if (needed <= current) return;
-        _cos.Dispose();
-        _sin.Dispose();
-        (_cos, _sin) = Tables(Math.Max(needed, 2 * current));
+        if (needed <= _tables.Cos.shape[0]) return;
+        lock (_growing)
+        {
+            var current = _tables;
+            if (needed <= current.Cos.shape[0]) return;
+            _outgrown.Add(current);
+            _tables = Compute(Math.Max(needed, 2 * current.Cos.shape[0]));
+        }
     }
 
     public void Dispose()
     {
         _inverseFrequencies.Dispose();
-        _cos.Dispose();
-        _sin.Dispose();
+        _tables.Cos.Dispose();
+        _tables.Sin.Dispose();
+        foreach (var (cos, sin) in _outgrown)
+        {
+            cos.Dispose();
+            sin.Dispose();
+        }
     }
 }
