@@ -159,19 +159,12 @@ internal static unsafe class PagedDecodeAttention
     {
         int position = first + p0;
         int block = position / blockSize, offset = position - block * blockSize;
-        int ahead = Math.Min(Positions, n - p0 - count);
-        for (int j = 0; j < count; j++)
+        int end = count + Math.Min(Positions, n - p0 - count);
+        for (int j = 0; j < end; j++)
         {
-            rows[j] = cache + ((long)table[block] * blockSize + offset) * rowStride;
-            if (++offset == blockSize)
-            {
-                offset = 0;
-                block++;
-            }
-        }
-        for (int j = 0; j < ahead; j++)
-        {
-            Prefetch(cache + ((long)table[block] * blockSize + offset) * rowStride, rowFloats);
+            float* row = cache + ((long)table[block] * blockSize + offset) * rowStride;
+            if (j < count) rows[j] = row;
+            else Prefetch(row, rowFloats);
             if (++offset == blockSize)
             {
                 offset = 0;
